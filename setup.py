@@ -1,0 +1,7 @@
+"""setuptools entry point: only here for the cffi build of the C core.
+
+Everything else about the package lives in pyproject.toml.
+"""
+from setuptools import setup
+
+setup()

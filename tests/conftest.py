@@ -1,0 +1,77 @@
+"""Shared pytest fixtures.
+
+The autouse ``no_leaks`` fixture checks resource hygiene after every test:
+the process must have no more open fds, child processes or threads than
+before the test.  Reactor counters join this check in tests/_leaks.py once
+the reactor exists.
+"""
+import gc
+import os
+import threading
+import time
+
+import pytest
+
+
+def open_fds():
+    """Set of fds open in this process."""
+    return set(int(fd) for fd in os.listdir("/proc/self/fd"))
+
+
+def child_pids():
+    """Pids of this process's children, whatever thread started them."""
+    pids = set()
+    base = "/proc/self/task"
+    for tid in os.listdir(base):
+        try:
+            with open(os.path.join(base, tid, "children")) as fh:
+                pids.update(int(p) for p in fh.read().split())
+        except OSError:
+            pass  # thread exited meanwhile
+    return pids
+
+
+def _settle(check, timeout=2.0):
+    """Wait up to timeout for check() to return a false value; return it."""
+    deadline = time.monotonic() + timeout
+    while True:
+        gc.collect()
+        left = check()
+        if not left or time.monotonic() > deadline:
+            return left
+        time.sleep(0.01)
+
+
+@pytest.fixture(autouse=True)
+def no_leaks(request):
+    if request.node.get_closest_marker("allow_leaks"):
+        yield
+        return
+    gc.collect()
+    fds = open_fds()
+    children = child_pids()
+    threads = set(threading.enumerate())
+    yield
+    leaked_fds = _settle(lambda: open_fds() - fds)
+    leaked_children = _settle(lambda: child_pids() - children)
+    leaked_threads = _settle(lambda: [t for t in threading.enumerate()
+                                      if t not in threads and t.is_alive()])
+    problems = []
+    if leaked_fds:
+        targets = {}
+        for fd in sorted(leaked_fds):
+            try:
+                targets[fd] = os.readlink("/proc/self/fd/%d" % fd)
+            except OSError:
+                targets[fd] = "?"
+        problems.append("fds left open: %r" % targets)
+    if leaked_children:
+        problems.append("child processes left: %r" % sorted(leaked_children))
+    if leaked_threads:
+        problems.append("threads left: %r" % leaked_threads)
+    assert not problems, "; ".join(problems)
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers",
+                            "allow_leaks: skip the fd/child/thread leak check")
