@@ -88,7 +88,8 @@ def _load_workerclass(workername: str) -> type:
     try:
         module = _import_worker_module(modname)
     except ModuleNotFoundError as exc:
-        if exc.name != modname:
+        missing = exc.name or ""
+        if modname != missing and not modname.startswith(missing + "."):
             raise  # the worker module exists but something it needs does not
         module = _import_worker_module(workername)
     return module.WORKER_CLASS
