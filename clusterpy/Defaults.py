@@ -166,16 +166,16 @@ _SCHEMA: Tuple[_Schema, ...] = (
     }),
 )
 
-_STORES = tuple(store for store, _, _ in _SCHEMA)
+# real instance attributes: the value dicts and the tree-mode blacklist
+_PRIVATE = frozenset([store for store, _, _ in _SCHEMA] + ["_task_info_pkeys_bl"])
 
 # attribute name -> store holding it; when a name is in several stores the
 # first in this lookup order wins: engine, task default, task info, nodeset
 _ROUTE: Dict[str, str] = {}
 for _store in ("_nodeset", "_task_info", "_task_default", "_engine"):
-    for _store_name, _section, _keys in _SCHEMA:
-        if _store_name == _store:
-            _ROUTE.update(dict.fromkeys(_keys, _store))
-del _store, _store_name, _section, _keys
+    _ROUTE.update(dict.fromkeys(
+        next(keys for name, _, keys in _SCHEMA if name == _store), _store))
+del _store
 
 _ENGINE_QLIMIT_DEFAULT = 100
 
@@ -219,10 +219,8 @@ class Defaults:
 
     def __init__(self, filenames: FileNames) -> None:
         for store, _, keys in _SCHEMA:
-            object.__setattr__(self, store,
-                               {key: spec[0] for key, spec in keys.items()})
-        object.__setattr__(self, "_task_info_pkeys_bl",
-                           list(_INFO_KEYS_NOT_PROPAGATED))
+            setattr(self, store, {key: spec[0] for key, spec in keys.items()})
+        self._task_info_pkeys_bl = list(_INFO_KEYS_NOT_PROPAGATED)
         files = _filename_list(filenames)
         # configparser is only needed (and imported) when a file exists
         if any(os.path.exists(path) for path in files):
@@ -247,32 +245,39 @@ class Defaults:
                                      % (_origin(files, section, key), section,
                                         key, exc)) from None
 
-    def __getattr__(self, name: str) -> Any:
-        # only called for names that are not real attributes
-        store = _ROUTE.get(name)
-        if store is None:
-            raise AttributeError(name)
-        state = self.__dict__
-        if name == "port_qlimit" and \
-                state["_engine"]["port_qlimit"] == _ENGINE_QLIMIT_DEFAULT:
-            # 1.8 configuration files set it in [task.default]
-            return state["_task_default"]["port_qlimit"]
-        try:
-            return state[store][name]
-        except KeyError:
-            raise AttributeError(name) from None
-
     def __setattr__(self, name: str, value: Any) -> None:
-        if name in _STORES or name == "_task_info_pkeys_bl":
-            object.__setattr__(self, name, value)
-            return
-        store = _ROUTE.get(name)
-        if store is None:
+        # defaults are properties (below); any other public name is refused
+        if name not in _ROUTE and name not in _PRIVATE:
             raise AttributeError(name)
-        self.__dict__[store][name] = value
+        object.__setattr__(self, name, value)
 
-    def __dir__(self):
-        return sorted(set(super().__dir__()) | set(_ROUTE))
+
+def _default_property(store: str, name: str) -> property:
+    """Attribute `name` of Defaults, kept in the dict attribute `store`."""
+    def fget(self):
+        return self.__dict__[store][name]
+
+    def fset(self, value):
+        self.__dict__[store][name] = value
+    return property(fget, fset)
+
+
+def _get_port_qlimit(self) -> int:
+    state = self.__dict__
+    limit = state["_engine"]["port_qlimit"]
+    if limit == _ENGINE_QLIMIT_DEFAULT:
+        # not changed in [engine]: a 1.8 file may set it in [task.default]
+        return state["_task_default"]["port_qlimit"]
+    return limit
+
+
+# properties are looked up faster than a __getattr__ fallback: NodeSet
+# reads DEFAULTS.fold_axis for every new set
+for _name, _store in _ROUTE.items():
+    setattr(Defaults, _name, _default_property(_store, _name))
+Defaults.port_qlimit = property(_get_port_qlimit,
+                                _default_property("_engine", "port_qlimit").fset)
+del _name, _store
 
 
 #: The defaults used by every Task and NodeSet unless told otherwise.
