@@ -367,7 +367,9 @@ class RangeSet(set):
 
     def __setstate__(self, state):
         """Restore state, including that of RangeSets pickled by earlier
-        ClusterShell versions."""
+        ClusterShell versions (those are rebuilt without __init__)."""
+        if not hasattr(self, '_lo'):
+            self._set([], [])
         self._autostep = state.get('_autostep', AUTOSTEP_DISABLED)
         version = state.get('_version', 0)
         ranges = state.get('_ranges')
