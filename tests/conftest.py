@@ -75,3 +75,30 @@ def no_leaks(request):
 def pytest_configure(config):
     config.addinivalue_line("markers",
                             "allow_leaks: skip the fd/child/thread leak check")
+
+
+# --- distant workers: the test OpenSSH server (tests/_sshd.py) ---
+
+@pytest.fixture(scope="session")
+def sshd():
+    """A private sshd on a free port, started once for the session; skips
+    (saying why) only where sshd or the ssh client is not installed."""
+    import _sshd
+    why = _sshd.missing_binaries()
+    if why:
+        pytest.skip(why)
+    server = _sshd.Sshd().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def pdsh_sshd(sshd, monkeypatch):
+    """The test sshd, with the environment making pdsh/pdcp/rpdcp reach it
+    through ssh; skips only where pdsh is not installed."""
+    import shutil
+    if shutil.which("pdsh") is None:
+        pytest.skip("pdsh is not installed (apt-get install pdsh)")
+    for name, value in sshd.pdsh_env().items():
+        monkeypatch.setenv(name, value)
+    return sshd
