@@ -37,6 +37,9 @@ PRIVSEP_DIR = "/run/sshd"
 _OPTIONAL_SERVER_OPTIONS = (
     # 9.8+: would lock 127.0.0.1 out after the failure tests
     ("PerSourcePenalties", "no"),
+    # bash sources ~/.bashrc for commands run by sshd, unless it is a
+    # nested shell: keep the login user's rc files (slow, noisy) out
+    ("SetEnv", "SHLVL=1"),
 )
 
 
@@ -107,6 +110,27 @@ class Sshd(object):
     def ssh_argv(self, node, command):
         """Plain ssh command line to `node` running `command`."""
         return ["ssh", "-F", self.config, node, command]
+
+    def client_pids(self, settle=0.0):
+        """Pids of live processes (anyone's children) whose command line
+        names our ssh_config: ssh and scp clients, and pdsh's ssh children.
+        Waits up to `settle` seconds for them to go."""
+        needle = self.config.encode()
+        deadline = time.monotonic() + settle
+        while True:
+            pids = []
+            for entry in os.listdir("/proc"):
+                if not entry.isdigit():
+                    continue
+                try:
+                    with open("/proc/%s/cmdline" % entry, "rb") as fh:
+                        if needle in fh.read():
+                            pids.append(int(entry))
+                except OSError:
+                    continue
+            if not pids or time.monotonic() >= deadline:
+                return pids
+            time.sleep(0.02)
 
     def log(self):
         """What sshd wrote to its log so far."""
@@ -298,3 +322,55 @@ Host *
                 return sock.recv(64).startswith(b"SSH-")
         except OSError:
             return False
+
+
+# helpers for the distant worker tests
+
+def only_on(server, address, command):
+    """Shell snippet running `command` only on the node reached at
+    loopback `address` (all nodes are this machine: sshd tells them apart
+    by the address the client connected to, in SSH_CONNECTION)."""
+    return 'case "$SSH_CONNECTION" in *" %s %d") %s;; esac' % (address, server.port, command)
+
+
+def recorder():
+    """A clusterpy EventHandler keeping every event it gets, in order, in
+    its ``events`` list: ("start",), ("pickup", node), ("read", node,
+    sname, msg), ("written", node, sname, size), ("hup", node, rc),
+    ("timeout",), ("close", timedout)."""
+    from clusterpy.Event import EventHandler
+
+    class Recorder(EventHandler):
+        def __init__(self):
+            EventHandler.__init__(self)
+            self.events = []
+
+        def ev_start(self, worker):
+            self.events.append(("start",))
+
+        def ev_pickup(self, worker, node):
+            self.events.append(("pickup", node))
+
+        def ev_read(self, worker, node, sname, msg):
+            self.events.append(("read", node, sname, msg))
+
+        def ev_written(self, worker, node, sname, size):
+            self.events.append(("written", node, sname, size))
+
+        def ev_hup(self, worker, node, rc):
+            self.events.append(("hup", node, rc))
+
+        def ev_timeout(self, worker):
+            self.events.append(("timeout",))
+
+        def ev_close(self, worker, timedout):
+            self.events.append(("close", timedout))
+
+        def of(self, node):
+            """The events about `node`, in order."""
+            return [ev for ev in self.events if len(ev) > 1 and ev[1] == node]
+
+        def kinds(self):
+            return [ev[0] for ev in self.events]
+
+    return Recorder()
