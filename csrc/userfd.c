@@ -8,8 +8,9 @@
  * start; the write side only while it has queued data or a pending EOF.
  * The slot ends by itself once every side it serves is closed: after the
  * read side's EOF record and the write side's WCLOSED record.  Closing the
- * write side of a socket that is also read shuts down its sending half.
- * The fd itself is closed only with CP_FD_CLOSE.
+ * write side of a socket shuts down its sending half, so that the peer sees
+ * EOF even while the fd stays open.  The fd itself is closed only with
+ * CP_FD_CLOSE.
  *
  * epoll registers an fd once; if Python registers the same fd twice (a
  * reader and a writer on one socket), the second slot watches a dup of it.
@@ -141,8 +142,7 @@ int cp__ufd_event(cp_reactor *r, cp__watch *w, uint32_t ev)
         if (rc < 0)
             return -1;
         if (rc == 1) {
-            if (u->rd.open)
-                shutdown(w->fd, SHUT_WR);
+            shutdown(w->fd, SHUT_WR);   /* a socket's peer sees EOF now */
             cp__watch_set(r, &u->w, w->want & ~CP__OUT);
         }
     }
