@@ -374,3 +374,41 @@ class Reactor:
         c = ffi.new("struct cp_counters *")
         lib.cp_get_counters(r, c)
         return {name: getattr(c, name) for name in _COUNTERS}
+
+
+def _main(commands: List[str]) -> int:
+    """Run shell commands in parallel; print their lines as they come."""
+    import sys
+    if not commands:
+        sys.stderr.write("usage: python -m clusterpy._reactor COMMAND...\n")
+        return 2
+    worst = 0
+    with Reactor() as r:
+        ids = r.spawn([(["sh", "-c", c], None, None, lib.CP_SPAWN_STDIN_NULL, 0, None)
+                       for c in commands])
+        index = {cid: n for n, cid in enumerate(ids)}
+        files = {lib.CP_STDOUT: sys.stdout.buffer, lib.CP_STDERR: sys.stderr.buffer}
+        left = len(ids)
+        while left:
+            words, arena = r.poll()
+            for i in range(0, len(words), _WORDS):
+                kind, cid, a, b = words[i:i + _WORDS]
+                kind, stream = kind & 0xff, kind >> 8
+                tag = b"[%d] " % index.get(cid, -1)
+                if kind == lib.CP_EV_LINES:
+                    out = files[stream]
+                    out.write(b"".join(tag + line + b"\n"
+                                       for line in arena[a:a + b].split(b"\n")))
+                    out.flush()
+                elif kind in (lib.CP_EV_EXIT, lib.CP_EV_SPAWNERR):
+                    left -= 1
+                    what = ("exit %d" % a if kind == lib.CP_EV_EXIT
+                            else "cannot run: %s" % os.strerror(a))
+                    sys.stderr.write("%s%s\n" % (tag.decode(), what))
+                    worst = max(worst, 1 if a else 0)
+    return worst
+
+
+if __name__ == "__main__":
+    import sys
+    sys.exit(_main(sys.argv[1:]))
