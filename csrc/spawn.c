@@ -142,12 +142,12 @@ int cp__spawn(char *const argv[], char *const envp[], const char *cwd,
     out->in_fd = in[1];
     out->out_fd = o[0];
     out->err_fd = e[0];
-    /* fcntl on a fresh fd of ours cannot fail in practice */
-    cp__set_nonblock(o[0]);
+    /* a fresh pipe end has no other status flag to keep: one syscall */
+    fcntl(o[0], F_SETFL, O_NONBLOCK);
     if (in[1] >= 0)
-        cp__set_nonblock(in[1]);
+        fcntl(in[1], F_SETFL, O_NONBLOCK);
     if (e[0] >= 0)
-        cp__set_nonblock(e[0]);
+        fcntl(e[0], F_SETFL, O_NONBLOCK);
     return 0;
 
 fail:
