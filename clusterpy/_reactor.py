@@ -70,9 +70,12 @@ def _free_unclosed(ptr) -> None:
 
 
 def _ms(seconds: float) -> int:
-    """Seconds (>= 0) to whole milliseconds, rounded up: never wake early."""
+    """Seconds (>= 0) to whole milliseconds, rounded up (never wake early),
+    at most 2**31 - 1 (about 24 days)."""
     if seconds <= 0:
         return 0
+    if seconds >= 2147483.647:
+        return 0x7fffffff
     ms = int(seconds * 1000)
     return ms + 1 if ms < seconds * 1000 else ms
 
@@ -129,7 +132,8 @@ class Reactor:
         self.close()
 
     def close(self) -> None:
-        """Kill and reap every child, close every fd, drop the rest; free."""
+        """Kill and reap every child, close every fd, drop the rest; free.
+        Idempotent.  Owner thread only (another thread may only wake())."""
         with self._lock:
             r = self._r
             if r is None:
@@ -257,10 +261,13 @@ class Reactor:
     # -- writing --------------------------------------------------------
 
     def write(self, id: int, data: bytes, stream: int = 0) -> None:
-        """Queue data for a child's stdin or a user fd (copied)."""
+        """Queue data (bytes or any buffer) for a child's stdin or a user fd;
+        it is copied."""
         r = self._r
         if r is None:
             raise _closed()
+        if data.__class__ is not bytes:
+            data = ffi.from_buffer(data)
         rc = lib.cp_write(r, id, stream, data, len(data))
         if rc < 0:
             raise _error(rc)
@@ -274,6 +281,8 @@ class Reactor:
         idv = array("i", ids)
         if not idv:
             return 0
+        if data.__class__ is not bytes:
+            data = ffi.from_buffer(data)
         rc = lib.cp_write_many(r, ffi.from_buffer("int32_t[]", idv), len(idv),
                                stream, data, len(data))
         if rc < 0:

@@ -19,8 +19,11 @@
  * cp__lb_count() counts exactly the lines cp__lb_feed()/cp__lb_flush()
  * would produce for the same input.
  *
- * Speed: runs of ordinary lines (short, no '\r') are copied with one memcpy;
- * only lines needing a trim or a cut are handled one by one.
+ * Speed: a span of complete lines with no '\r' and too short to hold an
+ * over-long line is copied with one memcpy and its lines counted by a loop
+ * the compiler vectorizes; otherwise runs of ordinary lines are still copied
+ * with one memcpy each, and only lines needing a trim or a cut are handled
+ * one by one.
  */
 #include "cp_int.h"
 
@@ -72,6 +75,15 @@ size_t cp__lb_bound(const cp__linebuf *lb, size_t n, size_t line_max)
 {
     size_t total = lb->len + n;
     return total + total / line_max + 2;
+}
+
+/* Number of '\n' in [p, p + n). */
+static int64_t count_nl(const char *p, size_t n)
+{
+    int64_t c = 0;
+    for (size_t i = 0; i < n; i++)
+        c += p[i] == '\n';
+    return c;
 }
 
 /* Lines needed for content length c (an empty line is still a line). */
@@ -165,6 +177,15 @@ int64_t cp__lb_feed(cp__linebuf *lb, const char *data, size_t n,
             p = nl + 1;
             nl = p <= last ? memchr(p, '\n', (size_t)(last + 1 - p)) : NULL;
         }
+        size_t span = (size_t)(last + 1 - p);
+        if (nl && span <= line_max + 1 && !memchr(p, '\r', span)) {
+            /* the usual case: nothing to trim, nothing to cut */
+            memcpy(w, p, span);
+            w += span;
+            *nlines += count_nl(p, span);
+            p = last + 1;
+            nl = NULL;
+        }
         const char *run = p;        /* ordinary lines not yet copied */
         int64_t plain = 0;
         while (nl) {
@@ -206,6 +227,16 @@ int64_t cp__lb_count(const char *data, size_t n, size_t line_max,
 {
     const char *p = data, *end = data + n, *nl;
     int64_t count = 0;
+    if ((size_t)*cur + n <= line_max && n) {
+        /* no line here can need cutting: count the '\n' */
+        const char *last = memrchr(data, '\n', n);
+        if (last) {
+            count = count_nl(data, (size_t)(last + 1 - data));
+            *cur = 0;
+            *cr = 0;
+            p = last + 1;
+        }
+    }
     while (p < end && (nl = memchr(p, '\n', (size_t)(end - p)))) {
         size_t seg = (size_t)(nl - p);
         size_t c = (size_t)*cur + seg;

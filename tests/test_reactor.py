@@ -210,6 +210,20 @@ def test_write_many(reactor):
         assert loop.written[cid] == 8
 
 
+def test_write_takes_any_buffer_and_huge_timeouts(reactor):
+    (cid,) = reactor.spawn([req(["cat"], timeout=1e12)])    # ~forever
+    reactor.write(cid, bytearray(b"from bytearray\n"))
+    reactor.write(cid, memoryview(b"xfrom memoryview\n")[1:])
+    assert reactor.write_many([cid], bytearray(b"many\n")) == 1
+    reactor.write_eof(cid)
+    loop = Loop(reactor)
+    loop.until(loop.ended([cid]))
+    assert loop.lines[cid, CP_STDOUT] == [b"from bytearray", b"from memoryview",
+                                          b"many"]
+    reactor.timer_add(0)
+    assert reactor.poll(1e12)[0][0] == CP_EV_TIMER      # no int overflow
+
+
 def test_epipe_is_an_event(reactor):
     (cid,) = reactor.spawn([sh("exec 0<&-; sleep 0.3")])
     reactor.write(cid, b"x" * (1 << 20))
