@@ -143,35 +143,29 @@ class Reactor:
             ffi.gc(r, None)
         lib.cp_reactor_free(r)
 
-    # -- fanout ---------------------------------------------------------
-
-    def set_fanout(self, fanout: int, group: int = 0) -> None:
-        """At most `fanout` children of `group` run at once (<= 0: no limit)."""
+    def _call(self, fn, *args) -> int:
+        """fn(reactor, *args), its -errno raised as OSError."""
         r = self._r
         if r is None:
             raise _closed()
-        rc = lib.cp_group_set_fanout(r, group, fanout)
-        if rc < 0:
-            raise _error(rc)
-
-    def group_new(self, fanout: int) -> int:
-        """A new fanout group; its id goes in spawn requests."""
-        r = self._r
-        if r is None:
-            raise _closed()
-        rc = lib.cp_group_new(r, fanout)
+        rc = fn(r, *args)
         if rc < 0:
             raise _error(rc)
         return rc
 
+    # -- fanout ---------------------------------------------------------
+
+    def set_fanout(self, fanout: int, group: int = 0) -> None:
+        """At most `fanout` children of `group` run at once (<= 0: no limit)."""
+        self._call(lib.cp_group_set_fanout, group, fanout)
+
+    def group_new(self, fanout: int) -> int:
+        """A new fanout group; its id goes in spawn requests."""
+        return self._call(lib.cp_group_new, fanout)
+
     def group_free(self, group: int) -> None:
         """Forget a group without running or pending children (else EBUSY)."""
-        r = self._r
-        if r is None:
-            raise _closed()
-        rc = lib.cp_group_free(r, group)
-        if rc < 0:
-            raise _error(rc)
+        self._call(lib.cp_group_free, group)
 
     # -- children -------------------------------------------------------
 
@@ -183,14 +177,13 @@ class Reactor:
         or the full environment as a dict, cwd None or a directory, flags
         ``CP_SPAWN_*``, group a fanout group, timeout None or seconds.
         """
-        r = self._r
-        if r is None:
+        if self._r is None:
             raise _closed()
         fsencode = os.fsencode
         desc = array("i")
         parts = []
         off = 0
-        envs = {}           # id(env) -> (offset, length): one copy per batch
+        envs = {}       # id(env) -> (env, offset, length): one copy per batch
         for argv, env, cwd, flags, group, timeout in requests:
             data = b"\0".join([a if a.__class__ is bytes else fsencode(a)
                                for a in argv]) + b"\0"
@@ -201,13 +194,13 @@ class Reactor:
                 eoff, elen = 0, -1
             else:
                 cached = envs.get(id(env))
-                if cached is None:
+                if cached is None:  # (holding env keeps its id unique)
                     data = b"".join([fsencode(k) + b"=" + fsencode(v) + b"\0"
                                      for k, v in env.items()])
                     parts.append(data)
-                    cached = envs[id(env)] = (off, len(data))
+                    cached = envs[id(env)] = (env, off, len(data))
                     off += len(data)
-                eoff, elen = cached
+                _, eoff, elen = cached
             if cwd is None:
                 coff = -1
             else:
@@ -222,132 +215,72 @@ class Reactor:
             return []
         blob = b"".join(parts)
         ids = ffi.new("int32_t[]", n)
-        rc = lib.cp_spawn_batch(r, ffi.from_buffer("int32_t[]", desc), n,
-                                blob, len(blob), ids)
-        if rc < 0:
-            raise _error(rc)
+        self._call(lib.cp_spawn_batch, ffi.from_buffer("int32_t[]", desc), n,
+                   blob, len(blob), ids)
         return ffi.unpack(ids, n)
 
     def kill(self, id: int, sig: int) -> None:
         """Send sig to a running child's process group."""
-        r = self._r
-        if r is None:
-            raise _closed()
-        rc = lib.cp_kill(r, id, sig)
-        if rc < 0:
-            raise _error(rc)
+        self._call(lib.cp_kill, id, sig)
 
     def abort(self, id: int) -> Optional[int]:
         """End a child now, with no further event for it.  Returns its exit
         status (code or -signal), or None if it never started."""
-        r = self._r
-        if r is None:
-            raise _closed()
         status = ffi.new("int32_t *")
-        rc = lib.cp_abort(r, id, status)
-        if rc < 0:
-            raise _error(rc)
+        self._call(lib.cp_abort, id, status)
         return None if status[0] == _NOT_STARTED else status[0]
 
     def stream_mode(self, id: int, stream: int, mode: int) -> None:
         """Read a stream as CP_MODE_LINES, CP_MODE_RAW or CP_MODE_DISCARD."""
-        r = self._r
-        if r is None:
-            raise _closed()
-        rc = lib.cp_stream_mode(r, id, stream, mode)
-        if rc < 0:
-            raise _error(rc)
+        self._call(lib.cp_stream_mode, id, stream, mode)
 
     # -- writing --------------------------------------------------------
 
     def write(self, id: int, data: bytes, stream: int = 0) -> None:
         """Queue data (bytes or any buffer) for a child's stdin or a user fd;
         it is copied."""
-        r = self._r
-        if r is None:
-            raise _closed()
         if data.__class__ is not bytes:
             data = ffi.from_buffer(data)
-        rc = lib.cp_write(r, id, stream, data, len(data))
-        if rc < 0:
-            raise _error(rc)
+        self._call(lib.cp_write, id, stream, data, len(data))
 
     def write_many(self, ids: Iterable[int], data: bytes, stream: int = 0) -> int:
         """Queue the same data (stored once) for several ids; stale or closed
         ones are skipped.  Returns how many got it."""
-        r = self._r
-        if r is None:
-            raise _closed()
         idv = array("i", ids)
         if not idv:
             return 0
         if data.__class__ is not bytes:
             data = ffi.from_buffer(data)
-        rc = lib.cp_write_many(r, ffi.from_buffer("int32_t[]", idv), len(idv),
-                               stream, data, len(data))
-        if rc < 0:
-            raise _error(rc)
-        return rc
+        return self._call(lib.cp_write_many, ffi.from_buffer("int32_t[]", idv),
+                          len(idv), stream, data, len(data))
 
     def write_eof(self, id: int, stream: int = 0) -> None:
         """Close the write side once its queue has drained."""
-        r = self._r
-        if r is None:
-            raise _closed()
-        rc = lib.cp_write_eof(r, id, stream)
-        if rc < 0:
-            raise _error(rc)
+        self._call(lib.cp_write_eof, id, stream)
 
     # -- user fds -------------------------------------------------------
 
     def fd_add(self, fd: int, flags: int) -> int:
         """Watch fd (CP_FD_* flags); it is made non-blocking."""
-        r = self._r
-        if r is None:
-            raise _closed()
-        rc = lib.cp_fd_add(r, fd, flags)
-        if rc < 0:
-            raise _error(rc)
-        return rc
+        return self._call(lib.cp_fd_add, fd, flags)
 
     def fd_remove(self, id: int) -> None:
         """Stop watching a user fd now (closing it if CP_FD_CLOSE)."""
-        r = self._r
-        if r is None:
-            raise _closed()
-        rc = lib.cp_fd_remove(r, id)
-        if rc < 0:
-            raise _error(rc)
+        self._call(lib.cp_fd_remove, id)
 
     # -- timers ---------------------------------------------------------
 
     def timer_add(self, delay: float, interval: float = 0.0) -> int:
         """A timer firing after delay seconds, then every interval if > 0."""
-        r = self._r
-        if r is None:
-            raise _closed()
-        rc = lib.cp_timer_add(r, delay, interval)
-        if rc < 0:
-            raise _error(rc)
-        return rc
+        return self._call(lib.cp_timer_add, delay, interval)
 
     def timer_set(self, id: int, delay: float, interval: float = 0.0) -> None:
         """Re-arm an armed timer."""
-        r = self._r
-        if r is None:
-            raise _closed()
-        rc = lib.cp_timer_set(r, id, delay, interval)
-        if rc < 0:
-            raise _error(rc)
+        self._call(lib.cp_timer_set, id, delay, interval)
 
     def timer_cancel(self, id: int) -> None:
         """Disarm a timer; its id ends."""
-        r = self._r
-        if r is None:
-            raise _closed()
-        rc = lib.cp_timer_cancel(r, id)
-        if rc < 0:
-            raise _error(rc)
+        self._call(lib.cp_timer_cancel, id)
 
     # -- the loop -------------------------------------------------------
 

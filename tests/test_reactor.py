@@ -283,6 +283,12 @@ def test_missing_and_unexecutable_binary(reactor, tmp_path):
 
 def test_cwd_env_argv(reactor, tmp_path):
     (tmp_path / "here").mkdir()
+    # one env dict per request, made on the fly: each must keep its own
+    ids = reactor.spawn(req(["env"], env={"N": str(i)}) for i in range(20))
+    loop = Loop(reactor)
+    loop.until(loop.ended(ids))
+    assert [loop.lines[cid, CP_STDOUT] for cid in ids] == [
+        [b"N=%d" % i] for i in range(20)]
     ids = reactor.spawn([
         req(["pwd"], cwd=str(tmp_path / "here")),
         req(["env"], env={"A": "1", "B": "x y"}),
