@@ -102,6 +102,7 @@ class Reactor:
         if arena_cap < line_max + _ARENA_SLACK:
             raise ValueError("arena_cap must be at least line_max + %d" % _ARENA_SLACK)
         self._r = None
+        self._lock = threading.Lock()
         self.closed = True
         out = ffi.new("cp_reactor **")
         rc = lib.cp_reactor_new(out, _BACKENDS[backend],
@@ -116,7 +117,6 @@ class Reactor:
         self._arena = _new_raw("char[]", arena_cap)
         self._arena_cap = arena_cap
         self._used = ffi.new("int32_t *")
-        self._lock = threading.Lock()
         self.backend = backend
         self.closed = False
         _live.add(self)

@@ -306,7 +306,6 @@ int cp__child_timer(cp_reactor *r, cp__timer *t)
         return 0;
     }
     /* timeout: kill, flush what was read, drop the rest */
-    c->timed_out = 1;
     kill_group(c, SIGKILL);
     for (int i = 0; i < 2; i++) {
         if (c->outw[i].fd >= 0) {

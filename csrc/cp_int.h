@@ -231,7 +231,6 @@ typedef struct cp__child {
     int32_t id;
     uint8_t state;
     uint8_t reaped;
-    uint8_t timed_out;
     int flags;                      /* CP_SPAWN_* */
     int32_t group;
     int32_t timeout_ms;
@@ -280,7 +279,6 @@ struct cp_reactor {
     const cp__backend *be;
     void *bs;                       /* backend state */
     int backend;
-    int flags;
     int no_pidfd;                   /* CP_R_NO_PIDFD or pidfd_open missing */
     int32_t line_max;
     cp__watch wakew;                /* eventfd */

@@ -78,7 +78,6 @@ int cp_reactor_new(cp_reactor **out, int backend, int flags)
         return -ENOMEM;
     r->backend = backend;
     r->be = backend == CP_BACKEND_POLL ? &cp__backend_poll : &cp__backend_epoll;
-    r->flags = flags;
     r->no_pidfd = (flags & CP_R_NO_PIDFD) != 0;
     r->line_max = CP__LINE_MAX_DEFAULT;
     r->wakew.fd = -1;
