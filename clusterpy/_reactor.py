@@ -234,6 +234,11 @@ class Reactor:
         """Read a stream as CP_MODE_LINES, CP_MODE_RAW or CP_MODE_DISCARD."""
         self._call(lib.cp_stream_mode, id, stream, mode)
 
+    def partial(self, id: int, stream: int = 0) -> bytes:
+        """Take the unfinished last line of a read stream (b"" if none)."""
+        n = self._call(lib.cp_stream_partial, id, stream, self._arena, self._arena_cap)
+        return ffi.buffer(self._arena, n)[:] if n else b""
+
     # -- writing --------------------------------------------------------
 
     def write(self, id: int, data: bytes, stream: int = 0) -> None:

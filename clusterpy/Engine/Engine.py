@@ -303,7 +303,8 @@ class Engine(object):
         if state == _CLOSED:
             return
         if state in (_PENDING, _RUNNING):
-            client._cp_abort(self._reactor, self._ids)
+            # unfinished lines are delivered unless the user aborted
+            client._cp_abort(self._reactor, self._ids, did_timeout or not abort)
         self._retire(client)
         client._close(abort, did_timeout)
 
