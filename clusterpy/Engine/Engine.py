@@ -233,15 +233,20 @@ class Engine(object):
             client._close(abort, did_timeout)
 
     def clear(self, did_timeout=False, clear_ports=False) -> None:
-        """Remove every client (and port if clear_ports), aborting them."""
-        for client in list(self._clients):
-            if client in self._clients:
-                self._end_client(client, True, did_timeout)
-        if clear_ports:
-            for port in list(self._ports):
-                self.remove(port, abort=True)
+        """Remove every client (and port if clear_ports), aborting them.
+        Every one is removed even if a handler raises on the way; the first
+        exception is raised at the end."""
+        failure = None
+        doomed = list(self._clients) + (list(self._ports) if clear_ports else [])
+        for client in doomed:
+            try:
+                self.remove(client, abort=True, did_timeout=did_timeout)
+            except BaseException as exc:  # noqa: B902 - re-raised below
+                failure = failure or exc
         if not self.running and not self._ids:
             self._close_reactor()
+        if failure is not None:
+            raise failure
 
     def _join_group(self, client):
         """Fanout group of a client: 0 (the task's fanout) unless its worker
@@ -307,10 +312,12 @@ class Engine(object):
         state = client._state
         if state == _CLOSED:
             return
-        if state in (_PENDING, _RUNNING):
-            # unfinished lines are delivered unless the user aborted
-            client._cp_abort(self._reactor, self._ids, did_timeout or not abort)
-        self._retire(client)
+        try:
+            if state in (_PENDING, _RUNNING):
+                # unfinished lines are delivered unless the user aborted
+                client._cp_abort(self._reactor, self._ids, did_timeout or not abort)
+        finally:
+            self._retire(client)
         client._close(abort, did_timeout)
 
     def _retire(self, client):
@@ -436,7 +443,14 @@ class Engine(object):
             timer._timer_id = 0
         timer._armed = False
         timer.fire_delay = -1.0
-        timer._fire()
+        try:
+            timer._fire()
+        finally:
+            self._timer_fired_after(timer, tid, repeats)
+
+    def _timer_fired_after(self, timer, tid, repeats):
+        """Re-arm a timer that just fired, or retire it (even when its
+        handler raised, so that the counts stay right)."""
         if timer.fire_delay > -EPSILON or timer.interval > EPSILON:
             timer._armed = True
             if timer.fire_delay > -EPSILON:

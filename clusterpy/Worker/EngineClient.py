@@ -59,11 +59,17 @@ class EngineClientStream(object):
         self.retain = False
         self.closefd = False
         self._cid = 0
+        self._file = None
         self.set_file(sfile)
 
     def set_file(self, sfile, evmask=0, retain=True, closefd=True):
         """Bind to a file object or descriptor with the given event mask."""
-        self.fd = sfile.fileno() if hasattr(sfile, "fileno") else sfile
+        if hasattr(sfile, "fileno"):
+            self._file = sfile      # closed as a file: no double close later
+            self.fd = sfile.fileno()
+        else:
+            self._file = None
+            self.fd = sfile
         self.evmask = evmask
         self.retain = retain
         self.closefd = closefd
@@ -76,7 +82,10 @@ class EngineClientStream(object):
         """Close the file descriptor if we own it."""
         if self.closefd and self.fd is not None:
             fd, self.fd = self.fd, None
-            os.close(fd)
+            if self._file is not None:
+                self._file.close()
+            else:
+                os.close(fd)
 
     def readable(self):
         """Whether the stream is set up for reading."""
