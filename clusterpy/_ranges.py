@@ -1,0 +1,531 @@
+"""Interval algebra behind RangeSet.
+
+Theory of operation
+-------------------
+A RangeSet element is a decimal string: "7", "007", "-3".  Two strings with
+the same value but another width ("7" and "07") are distinct elements, and
+elements iterate by (width, value), negative numbers first.
+
+Every element maps to one integer *key* that keeps this order:
+
+* a non-negative string of width ``w`` and value ``v`` has key
+  ``_BASES[w - 1] + v``, where ``_BASES[w] = _BASES[w - 1] + 10**w + 1``: the
+  keys of width ``w`` fill ``[_BASES[w - 1], _BASES[w - 1] + 10**w)`` and one
+  unused key separates two widths;
+* a negative value ``v`` (never padded) has key ``v - 1``, so that ``-1``
+  separates negatives from width 1.
+
+A set is two lists, ``lo`` and ``hi``: sorted, disjoint, non-adjacent
+half-open key intervals ``[lo[i], hi[i])``.  Thanks to the unused separator
+keys an interval never spans two widths.  This form is canonical (equal sets
+have equal lists), costs two integers per interval whatever its length, and
+makes the set operations merges over intervals, never over elements.
+
+Invariant to keep: ``lo[i] < hi[i] < lo[i + 1]`` for every ``i``.
+"""
+
+from bisect import bisect_left, bisect_right
+from itertools import accumulate, compress, islice
+from operator import lt, sub
+
+#: _BASES[w - 1] is the key of value 0 written with width w
+_BASES = [0]
+
+
+def _grow(width):
+    """Extend _BASES so that widths up to ``width`` (inclusive) are known."""
+    bases = _BASES
+    while len(bases) <= width:
+        bases.append(bases[-1] + 10 ** len(bases) + 1)
+
+
+_grow(40)
+
+
+def base(width):
+    """Key of value 0 at the given width (>= 1)."""
+    if width >= len(_BASES):
+        _grow(width)
+    return _BASES[width - 1]
+
+
+def width_of(key):
+    """Width of the class holding ``key``: 0 for negatives."""
+    if key < 0:
+        return 0
+    if key >= _BASES[-1]:
+        while key >= _BASES[-1]:
+            _grow(len(_BASES) * 2)
+    return bisect_right(_BASES, key)
+
+
+def key_of(text):
+    """Key of an element string; ValueError if it is not one."""
+    if text.isdigit() and text.isascii():
+        width = len(text)
+        if width >= len(_BASES):
+            _grow(width)
+        return _BASES[width - 1] + int(text)
+    if text[:1] == "-" and text[1:2] != "0" and text[1:].isdigit() and text.isascii():
+        return int(text) - 1
+    raise ValueError("invalid index %r" % (text,))
+
+
+def key_of_int(value, pad=0):
+    """Key of ``"%0*d" % (pad, value)`` (padding is ignored for negatives)."""
+    if value < 0:
+        return value - 1
+    width = len(str(value))
+    if pad > width:
+        width = pad
+    if width >= len(_BASES):
+        _grow(width)
+    return _BASES[width - 1] + value
+
+
+def str_of(key):
+    """Element string of a key."""
+    if key < 0:
+        return str(key + 1)
+    width = width_of(key)
+    return "%0*d" % (width, key - _BASES[width - 1])
+
+
+def classes(lo):
+    """Yield (width, base, first, end) for each width class present in the
+    sorted interval list: intervals first..end-1 belong to that class."""
+    count = len(lo)
+    first = 0
+    while first < count:
+        key = lo[first]
+        width = width_of(key)
+        if width == 0:
+            kbase = -1
+            end = bisect_left(lo, 0, first)
+        else:
+            kbase = _BASES[width - 1]
+            end = bisect_left(lo, _BASES[width], first)
+        yield width, kbase, first, end
+        first = end
+
+
+def formatter(width, kbase, lo_value):
+    """Function formatting a value of the given class as an element string."""
+    if width == 0 or (lo_value >= 10 ** (width - 1)):
+        return str
+    return ("%%0%dd" % width).__mod__
+
+
+def iter_strs(lo, hi):
+    """Iterate element strings in order."""
+    for width, kbase, first, end in classes(lo):
+        fmt = formatter(width, kbase, lo[first] - kbase)
+        for idx in range(first, end):
+            yield from map(fmt, range(lo[idx] - kbase, hi[idx] - kbase))
+
+
+def intervals_for_range(start, stop, step, pad):
+    """Key intervals of the elements ``"%0*d" % (pad, i)`` for
+    ``i in range(start, stop, step)`` (padding ignored for negatives)."""
+    los = []
+    his = []
+    if start >= stop:
+        return los, his
+    if start < 0:
+        neg_stop = stop if stop < 0 else 0
+        if step == 1:
+            los.append(start - 1)
+            his.append(neg_stop - 1)
+        else:
+            keys = range(start - 1, neg_stop - 1, step)
+            los.extend(keys)
+            his.extend(range(start, neg_stop, step))
+        if stop <= 0:
+            return los, his
+        # first non-negative element of the progression
+        start -= (start // step) * step
+    width = pad if pad > 1 else 1
+    high = 10 ** width
+    while start < stop:
+        if start < high:
+            seg_stop = stop if stop < high else high
+            kbase = base(width)
+            if step == 1:
+                los.append(kbase + start)
+                his.append(kbase + seg_stop)
+                start = seg_stop
+            else:
+                los.extend(range(kbase + start, kbase + seg_stop, step))
+                his.extend(range(kbase + start + 1, kbase + seg_stop + 1, step))
+                start += -((start - seg_stop) // step) * step
+        width += 1
+        high *= 10
+    return los, his
+
+
+def from_sorted_keys(keys):
+    """Intervals of a sorted list of distinct keys."""
+    if not keys:
+        return [], []
+    # a new interval starts wherever a key is not its predecessor + 1
+    gaps = list(map(lt, map((1).__add__, keys), islice(keys, 1, None)))
+    lo = [keys[0]]
+    lo.extend(compress(islice(keys, 1, None), gaps))
+    hi = [k + 1 for k in compress(keys, gaps)]
+    hi.append(keys[-1] + 1)
+    return lo, hi
+
+
+def from_keys(keys):
+    """Intervals of any iterable of keys."""
+    return from_sorted_keys(sorted(set(keys)))
+
+
+def count(lo, hi):
+    """Number of elements."""
+    return sum(hi) - sum(lo)
+
+
+def contains(lo, hi, key):
+    """Whether key is in the set."""
+    idx = bisect_right(lo, key) - 1
+    return idx >= 0 and key < hi[idx]
+
+
+def union(alo, ahi, blo, bhi):
+    """Union of two interval lists (new lists)."""
+    if not blo:
+        return alo[:], ahi[:]
+    if not alo:
+        return blo[:], bhi[:]
+    if ahi[-1] < blo[0]:
+        return alo + blo, ahi + bhi
+    if bhi[-1] < alo[0]:
+        return blo + alo, bhi + ahi
+    # separately sorted starts and ends: a new interval starts at S[i+1]
+    # exactly when E[i] < S[i+1] (coverage drops to zero between them)
+    starts = sorted(alo + blo)
+    ends = sorted(ahi + bhi)
+    gaps = list(map(lt, ends, islice(starts, 1, None)))
+    lo = [starts[0]]
+    lo.extend(compress(islice(starts, 1, None), gaps))
+    hi = list(compress(ends, gaps))
+    hi.append(ends[-1])
+    return lo, hi
+
+
+def insert(lo, hi, start, stop):
+    """Add the interval [start, stop) in place."""
+    first = bisect_left(hi, start)      # first interval ending at or after start
+    last = bisect_right(lo, stop)       # intervals starting at or before stop
+    if first == last:
+        lo.insert(first, start)
+        hi.insert(first, stop)
+        return
+    if lo[first] < start:
+        start = lo[first]
+    if hi[last - 1] > stop:
+        stop = hi[last - 1]
+    lo[first:last] = (start,)
+    hi[first:last] = (stop,)
+
+
+def cut(lo, hi, start, stop):
+    """Remove the interval [start, stop) in place."""
+    first = bisect_right(hi, start)     # first interval ending after start
+    last = bisect_left(lo, stop)        # intervals starting before stop
+    if first >= last:
+        return
+    new_lo = []
+    new_hi = []
+    if lo[first] < start:
+        new_lo.append(lo[first])
+        new_hi.append(start)
+    if hi[last - 1] > stop:
+        new_lo.append(stop)
+        new_hi.append(hi[last - 1])
+    lo[first:last] = new_lo
+    hi[first:last] = new_hi
+
+
+def intersection(alo, ahi, blo, bhi):
+    """Intersection of two interval lists (new lists)."""
+    lo = []
+    hi = []
+    if not alo or not blo or ahi[-1] <= blo[0] or bhi[-1] <= alo[0]:
+        return lo, hi
+    i = bisect_right(ahi, blo[0])
+    j = bisect_right(bhi, alo[i])
+    na = len(alo)
+    nb = len(blo)
+    while i < na and j < nb:
+        a_lo = alo[i]
+        b_lo = blo[j]
+        start = a_lo if a_lo > b_lo else b_lo
+        a_hi = ahi[i]
+        b_hi = bhi[j]
+        if a_hi < b_hi:
+            if start < a_hi:
+                lo.append(start)
+                hi.append(a_hi)
+            i += 1
+        else:
+            if start < b_hi:
+                lo.append(start)
+                hi.append(b_hi)
+            j += 1
+    return lo, hi
+
+
+def difference(alo, ahi, blo, bhi):
+    """Elements of a not in b (new lists)."""
+    if not alo or not blo or ahi[-1] <= blo[0] or bhi[-1] <= alo[0]:
+        return alo[:], ahi[:]
+    if len(blo) <= 4:
+        lo = alo[:]
+        hi = ahi[:]
+        for start, stop in zip(blo, bhi):
+            cut(lo, hi, start, stop)
+        return lo, hi
+    lo = []
+    hi = []
+    na = len(alo)
+    nb = len(blo)
+    j = 0
+    for i in range(na):
+        start = alo[i]
+        stop = ahi[i]
+        # skip b intervals entirely before this one
+        while j < nb and bhi[j] <= start:
+            j += 1
+        k = j
+        while k < nb and blo[k] < stop:
+            b_lo = blo[k]
+            if b_lo > start:
+                lo.append(start)
+                hi.append(b_lo)
+            b_hi = bhi[k]
+            if b_hi >= stop:
+                start = stop
+                break
+            start = b_hi
+            k += 1
+        if start < stop:
+            lo.append(start)
+            hi.append(stop)
+        j = k
+    return lo, hi
+
+
+def symmetric_difference(alo, ahi, blo, bhi):
+    """Elements in exactly one of a and b (new lists)."""
+    if not alo:
+        return blo[:], bhi[:]
+    if not blo:
+        return alo[:], ahi[:]
+    if ahi[-1] < blo[0] or bhi[-1] < alo[0]:
+        return union(alo, ahi, blo, bhi)
+    # every interval bound toggles membership; a bound shared by a and b
+    # toggles twice and vanishes
+    bounds = set(alo)
+    bounds.update(ahi)
+    other = set(blo)
+    other.update(bhi)
+    bounds ^= other
+    points = sorted(bounds)
+    return points[0::2], points[1::2]
+
+
+def issubset(alo, ahi, blo, bhi):
+    """Whether every element of a is in b."""
+    if not alo:
+        return True
+    if not blo or alo[0] < blo[0] or ahi[-1] > bhi[-1]:
+        return False
+    if len(alo) > len(blo) * 8:
+        return not difference(alo, ahi, blo, bhi)[0]
+    for start, stop in zip(alo, ahi):
+        idx = bisect_right(blo, start) - 1
+        if idx < 0 or stop > bhi[idx]:
+            return False
+    return True
+
+
+def isdisjoint(alo, ahi, blo, bhi):
+    """Whether a and b share no element."""
+    return not intersection(alo, ahi, blo, bhi)[0]
+
+
+def cumulative(lo, hi):
+    """Element counts before each interval, plus the total at the end."""
+    cum = [0]
+    cum.extend(accumulate(map(sub, hi, lo)))
+    return cum
+
+
+def key_at(lo, cum, position):
+    """Key at a position (0 <= position < total) given cumulative()."""
+    idx = bisect_right(cum, position) - 1
+    return lo[idx] + position - cum[idx]
+
+
+def rank(lo, cum, key):
+    """Position of a key known to be in the set."""
+    idx = bisect_right(lo, key) - 1
+    return cum[idx] + key - lo[idx]
+
+
+def select(lo, hi, cum, start, stop, step):
+    """Intervals of the elements at positions range(start, stop, step),
+    with 0 <= start, stop <= total and step >= 1."""
+    if start >= stop:
+        return [], []
+    first = bisect_right(cum, start) - 1
+    last = bisect_right(cum, stop - 1) - 1
+    if step == 1:
+        new_lo = lo[first:last + 1]
+        new_hi = hi[first:last + 1]
+        new_lo[0] = lo[first] + start - cum[first]
+        new_hi[-1] = lo[last] + stop - cum[last]
+        return new_lo, new_hi
+    keys = []
+    pos = start
+    for idx in range(first, last + 1):
+        end = cum[idx + 1]
+        if pos >= end:
+            continue
+        offset = lo[idx] - cum[idx]
+        limit = stop if stop < end else end
+        keys.extend(range(pos + offset, limit + offset, step))
+        pos += -((pos - limit) // step) * step
+    return keys, [k + 1 for k in keys]
+
+
+# -- folding ---------------------------------------------------------------
+#
+# A folded string lists runs of elements.  A run never mixes paddings: a run
+# that starts with a zero-padded element only holds elements of that width,
+# and a run that starts unpadded only holds unpadded elements (of any width).
+# So the sorted elements split into *segments* (whole width classes) that
+# fold independently: a class whose smallest element is zero-padded is a
+# segment of its own, printed with that width; consecutive classes without
+# padded element form one segment, printed without padding.
+
+
+def segments(lo, hi):
+    """Yield (pad, values) per segment: values are sorted, disjoint
+    half-open value intervals (adjacent ones possible across widths)."""
+    seg_vals = None
+    for width, kbase, first, end in classes(lo):
+        vals = [(lo[i] - kbase, hi[i] - kbase) for i in range(first, end)]
+        if width > 1 and vals[0][0] < 10 ** (width - 1):
+            if seg_vals:
+                yield 0, seg_vals
+            seg_vals = None
+            yield width, vals
+        elif seg_vals is None:
+            seg_vals = vals
+        else:
+            seg_vals.extend(vals)
+    if seg_vals:
+        yield 0, seg_vals
+
+
+def fold_plain(lo, hi):
+    """Folded range strings when no step is ever used (autostep off)."""
+    out = []
+    append = out.append
+    for pad, vals in segments(lo, hi):
+        # join value intervals that touch across a width change (9 | 10)
+        runs = []
+        for start, stop in vals:
+            if runs and runs[-1][1] == start:
+                runs[-1] = (runs[-1][0], stop)
+            else:
+                runs.append((start, stop))
+        if pad:
+            fmt1 = ("%%0%dd" % pad).__mod__
+            fmt2 = ("%%0%dd-%%0%dd" % (pad, pad)).__mod__
+        else:
+            fmt1 = str
+            fmt2 = "%d-%d".__mod__
+        for start, stop in runs:
+            if stop - start == 1:
+                append(fmt1(start))
+            else:
+                append(fmt2((start, stop - 1)))
+    return out
+
+
+def fold_slices(lo, hi, autostep, last_autostep):
+    """Runs as (start, stop, step, pad) value slices, folding a progression
+    into one run when it holds more than ``autostep`` steps.  This follows
+    RangeSet's historical rules exactly, including their corner cases: a
+    single trailing element has step None, and the last run is judged with
+    ``last_autostep``."""
+    out = []
+    append = out.append
+    seglist = list(segments(lo, hi))
+    nseg = len(seglist)
+    for segno, (pad, vals) in enumerate(seglist):
+        start = step = last = None
+
+        for a, b in vals:
+            # feed a, a + 1 and jump to b - 1 (feeding the elements of a
+            # progression one by one changes nothing after its second one)
+            for elem in ((a,) if b - a == 1 else (a, a + 1)):
+                if start is None:
+                    start = last = elem
+                    continue
+                if step is None:
+                    step = elem - last
+                    last = elem
+                    continue
+                gap = elem - last
+                if gap == step:
+                    last = elem
+                    continue
+                if step == 1 or last - start >= autostep * step:
+                    append((start, last + 1, step, pad))
+                    start = elem
+                else:
+                    for j in range(start, last - step + 1, step):
+                        append((j, j + 1, 1, pad))
+                    start = last
+                step = gap
+                last = elem
+            if b - a > 2:
+                last = b - 1
+
+        if start is None:
+            continue
+        if segno + 1 < nseg:
+            # padding change: flush the current run
+            if step is None:
+                append((start, last + 1, 1, pad))
+            elif step == 1 or last - start >= autostep * step:
+                append((start, last + 1, step, pad))
+            else:
+                for j in range(start, last + 1, step):
+                    append((j, j + 1, 1, pad))
+        elif step is None:
+            append((start, last + 1, None, pad))
+        elif step == 1 or last - start >= last_autostep * step:
+            append((start, last + 1, step, pad))
+        else:
+            for j in range(start, last + 1, step):
+                append((j, j + 1, 1, pad))
+    return out
+
+
+def format_slices(slices):
+    """Folded range strings of fold_slices() output."""
+    out = []
+    for start, stop, step, pad in slices:
+        if start + 1 == stop:
+            out.append("%0*d" % (pad, start))
+        elif step == 1:
+            out.append("%0*d-%0*d" % (pad, start, pad, stop - 1))
+        else:
+            out.append("%0*d-%0*d/%d" % (pad, start, pad, stop - 1, step))
+    return out
