@@ -29,9 +29,10 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 
+# name: (remote command, lines each node prints, table label)
 SCENARIOS = {
-    "true": ("true", 0),
-    "lines": ("seq -f 'output line %g of this node' 1 1000", 1000),
+    "true": ("true", 0, "`true`"),
+    "lines": ("seq -f 'output line %g of this node' 1 1000", 1000, "1,000 lines"),
 }
 
 
@@ -54,7 +55,7 @@ def child(lib, scenario, config, count):
             return
         from ClusterShell.NodeSet import NodeSet
         from ClusterShell.Task import task_self
-    command, lines = SCENARIOS[scenario]
+    command, lines, _ = SCENARIOS[scenario]
     nodes = NodeSet.fromlist(node_list(count))
     task = task_self()
     task.set_info("fanout", 64)
@@ -86,7 +87,7 @@ def run_child(lib, scenario, config, count):
 
 
 def run_pdsh(scenario, sshd, count):
-    command, _ = SCENARIOS[scenario]
+    command = SCENARIOS[scenario][0]
     env = dict(os.environ, **sshd.pdsh_env())
     start = time.perf_counter()
     res = subprocess.run(["pdsh", "-b", "-f", "64", "-w", ",".join(node_list(count)), command],
@@ -145,7 +146,7 @@ def main():
     print("| scenario | clusterpy | ClusterShell | ratio | pdsh -R ssh |")
     print("|---|---|---|---|---|")
     for scenario, got in rows:
-        label = "%d x `%s`" % (args.nodes, SCENARIOS[scenario][0])
+        label = "%d nodes x %s" % (args.nodes, SCENARIOS[scenario][2])
         pdsh = median(got["pdsh"])
         for metric in ("wall", "cpu"):
             mine = median([r[metric] for r in got["clusterpy"]])
