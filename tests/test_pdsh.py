@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from _sshd import recorder
+from _sshd import abort_on_timer, recorder, shell_with_default_worker
 from clusterpy.NodeSet import NodeSet
 from clusterpy.Worker.EngineClient import EngineClientNotSupportedError
 from clusterpy.Worker.Pdsh import WorkerPdsh
@@ -116,21 +116,13 @@ def test_worker_timeout_leaves_no_ssh(pdsh_task, sshd):
 
 
 def test_abort_leaves_no_ssh(pdsh_task, sshd):
-    from clusterpy.Event import EventHandler
-
-    class AbortOnTimer(EventHandler):
-        def __init__(self, worker):
-            EventHandler.__init__(self)
-            self.worker = worker
-
-        def ev_timer(self, timer):
-            self.worker.abort()
-
     worker = WorkerPdsh("node[1-4]", command="sleep 30", handler=None, timeout=None)
     pdsh_task.schedule(worker)
-    pdsh_task.timer(2.0, handler=AbortOnTimer(worker))
+    aborter = abort_on_timer(worker)
+    pdsh_task.timer(2.0, handler=aborter)
     start = time.monotonic()
     pdsh_task.resume()
+    assert aborter.fired
     assert time.monotonic() - start < 15
     assert sshd.client_pids(settle=2.0) == []
     WorkerPdsh("node1", command="sleep 1", handler=None, timeout=None).abort()
@@ -145,12 +137,7 @@ def test_write_is_not_supported(pdsh_task):
 
 
 def test_pdsh_as_default_distant_worker(pdsh_task):
-    pdsh_task.set_default("distant_workername", "pdsh")
-    try:
-        worker = pdsh_task.shell("echo via pdsh", nodes="node[1-2]")
-        pdsh_task.resume()
-    finally:
-        pdsh_task.set_default("distant_workername", "ssh")
+    worker = shell_with_default_worker(pdsh_task, "pdsh", "echo via pdsh", "node[1-2]")
     assert isinstance(worker, WorkerPdsh)
     assert worker.node_buffer("node2") == b"via pdsh"
 

@@ -5,7 +5,7 @@ import getpass
 
 import pytest
 
-from _sshd import recorder
+from _sshd import recorder, shell_with_default_worker
 from clusterpy.NodeSet import NodeSet
 from clusterpy.Worker.Rsh import WorkerRsh
 
@@ -71,12 +71,8 @@ def test_rsh_user(rsh_task):
 
 
 def test_rsh_as_default_distant_worker(rsh_task):
-    rsh_task.set_default("distant_workername", "rsh")
-    try:
-        worker = rsh_task.shell("echo via rsh; sh -c 'exit 2'", nodes="node[1-3]")
-        rsh_task.resume()
-    finally:
-        rsh_task.set_default("distant_workername", "ssh")
+    worker = shell_with_default_worker(rsh_task, "rsh", "echo via rsh; sh -c 'exit 2'",
+                                       "node[1-3]")
     assert isinstance(worker, WorkerRsh)
     assert {rc: NodeSet.fromlist(nodes) for rc, nodes in worker.iter_retcodes()} == {
         2: NodeSet("node[1-3]")}

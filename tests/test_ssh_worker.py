@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from _sshd import only_on, recorder
+from _sshd import abort_on_timer, only_on, recorder
 from clusterpy.Event import EventHandler
 from clusterpy.NodeSet import NodeSet
 from clusterpy.Worker.Ssh import WorkerSsh
@@ -197,20 +197,13 @@ def test_worker_timeout_on_one_node(ssh_task, sshd):
 
 
 def test_abort_from_a_timer_ends_every_ssh(ssh_task, sshd):
-    class AbortOnTimer(EventHandler):
-        def __init__(self, worker):
-            EventHandler.__init__(self)
-            self.worker = worker
-
-        def ev_timer(self, timer):
-            self.worker.abort()
-            self.worker.abort()  # no effect the second time
-
     rec = recorder()
     worker = ssh_task.shell("echo up; sleep 30", nodes="node[1-6]", handler=rec)
-    ssh_task.timer(2.0, handler=AbortOnTimer(worker))
+    aborter = abort_on_timer(worker)
+    ssh_task.timer(2.0, handler=aborter)
     start = time.monotonic()
     ssh_task.resume()
+    assert aborter.fired
     assert time.monotonic() - start < 15
     assert sshd.client_pids() == []
     assert rec.kinds().count("hup") == 0
