@@ -4,4 +4,4 @@ Everything else about the package lives in pyproject.toml.
 """
 from setuptools import setup
 
-setup()
+setup(cffi_modules=["clusterpy/_build_core.py:ffibuilder"])

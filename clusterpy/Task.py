@@ -40,9 +40,6 @@ from clusterpy.Worker.EngineClient import EnginePort, EngineClientError
 from clusterpy.Worker.Popen import WorkerPopen
 from clusterpy.Worker.Worker import FANOUT_UNLIMITED
 
-__all__ = ["FANOUT_UNLIMITED", "TaskException", "TaskError", "TimeoutError",
-           "AlreadyRunningError", "TaskMsgTreeError", "Task", "task_self", "task_wait",
-           "task_terminate", "task_cleanup", "NodeSet"]
 
 
 class TaskException(Exception):
@@ -154,9 +151,8 @@ class Task(object):
         return object.__new__(cls)
 
     def __init__(self, thread=None, defaults=None):
-        if getattr(self, "_engine", None) is not None or getattr(self, "_initialized", False):
-            return
-        self._initialized = True
+        if getattr(self, "_engine", None) is not None:
+            return  # the thread's task, already made
         self._default_lock = threading.Lock()
         if defaults is None:
             defaults = DEFAULTS

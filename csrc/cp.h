@@ -64,7 +64,8 @@ enum {
  *  CP_EV_EOF      the read side of the stream reached end of file (C has
  *                 closed it); a = lines seen on it (saturating), b = 0.
  *  CP_EV_WRITTEN  a = bytes written from the stream's queue since the last
- *                 record for it, b = bytes still queued (saturating).
+ *                 record for it, b = bytes still queued (saturating).  At
+ *                 most one per stream per pass.
  *  CP_EV_WCLOSED  the write side is closed: after cp_write_eof() drained the
  *                 queue (a = 0), or the reader went away (a = EPIPE or
  *                 another errno; queued data was dropped).  b = 0.
@@ -77,7 +78,9 @@ enum {
  *  CP_EV_EXIT     the child was reaped and all its output streams are closed
  *                 (every LINES/DATA/EOF record for it came before):
  *                 a = exit code (0-255), or -signal number when a signal
- *                 killed it.  The id is stale after it.
+ *                 killed it (0 if someone else reaped it: ECHILD, as
+ *                 Python's subprocess does).  Its stdin, if still open, is
+ *                 closed without a record.  The id is stale after it.
  *  CP_EV_TIMER    a timer fired; a = 1 if it repeats (still armed), else 0
  *                 (a one-shot timer's id is stale after it).
  *  CP_EV_WAKE     cp_wake() was called (coalesced: one record per pass);
@@ -202,12 +205,15 @@ int cp_kill(cp_reactor *r, int32_t id, int sig);
  * No further event is produced for the id. */
 int cp_abort(cp_reactor *r, int32_t id, int32_t *status);
 
-/* Change how a child's output stream (or a user fd's read side) is read. */
+/* Change how a child's output stream (or a user fd's read side) is read.
+ * Leaving DISCARD mode mid-line delivers only the rest of that line. */
 int cp_stream_mode(cp_reactor *r, int32_t id, int stream, int mode);
 
 /* Queue data for a child's stdin or a user fd's write side; allowed while
  * the child is still pending.  The data is copied.  Writing happens inside
- * cp_poll(). */
+ * cp_poll().  -EPIPE if that write side is closed, has EOF requested, or
+ * does not exist (CP_SPAWN_STDIN_NULL); -EINVAL for a stream that is not
+ * written (a child's stdout, a user fd without CP_FD_WRITE). */
 int cp_write(cp_reactor *r, int32_t id, int stream, const char *data,
              int64_t len);
 /* The same data queued for n ids, stored once.  Stale ids are skipped.
@@ -225,7 +231,10 @@ int cp_fd_remove(cp_reactor *r, int32_t id);
 
 /* Timers: delay and interval in seconds; interval <= 0 means one-shot.
  * Equal deadlines fire in the order they were armed.  A repeating timer's
- * next deadline is its previous one plus the interval. */
+ * next deadline is its previous one plus the interval; a timer fires at
+ * most once per cp_poll() (a late one catches up one interval per pass).
+ * cp_timer_set() re-arms an armed timer (a fired one-shot's id is stale);
+ * cp_timer_cancel() ends the id. */
 int cp_timer_add(cp_reactor *r, double delay, double interval);
 int cp_timer_set(cp_reactor *r, int32_t id, double delay, double interval);
 int cp_timer_cancel(cp_reactor *r, int32_t id);
@@ -234,8 +243,9 @@ int cp_timer_cancel(cp_reactor *r, int32_t id);
 int cp_wake(cp_reactor *r);
 
 /* One loop pass.  Waits up to timeout_ms (-1: no limit, 0: do not block)
- * unless work is already at hand, then fills ev (room for ev_cap records)
- * and arena (arena_cap bytes, at least line_max) and sets *arena_used.
+ * unless work is already at hand, then fills ev (room for ev_cap records,
+ * at least 4) and arena (arena_cap bytes, at least line_max + 64: -EINVAL
+ * otherwise) and sets *arena_used.
  * Returns the number of records, 0 on timeout, -EINTR when a signal
  * interrupted the wait (call again after Python ran its handlers), or
  * another -errno.  Work that does not fit stays queued for the next call,

@@ -2,8 +2,8 @@
 
 The autouse ``no_leaks`` fixture checks resource hygiene after every test:
 the process must have no more open fds, child processes or threads than
-before the test.  Reactor counters join this check in tests/_leaks.py once
-the reactor exists.
+before the test, and every reactor still open must own nothing (all its
+counters zero: see tests/_leaks.py).
 """
 import gc
 import os
@@ -11,6 +11,8 @@ import threading
 import time
 
 import pytest
+
+from _leaks import reactor_leaks
 
 
 def open_fds():
@@ -56,6 +58,7 @@ def no_leaks(request):
     leaked_children = _settle(lambda: child_pids() - children)
     leaked_threads = _settle(lambda: [t for t in threading.enumerate()
                                       if t not in threads and t.is_alive()])
+    leaked_reactors = _settle(reactor_leaks)
     problems = []
     if leaked_fds:
         targets = {}
@@ -69,6 +72,8 @@ def no_leaks(request):
         problems.append("child processes left: %r" % sorted(leaked_children))
     if leaked_threads:
         problems.append("threads left: %r" % leaked_threads)
+    if leaked_reactors:
+        problems.append("reactor resources left: %r" % leaked_reactors)
     assert not problems, "; ".join(problems)
 
 

@@ -10,3 +10,12 @@ class EngineEPoll(Engine):
 
     identifier = "epoll"
     _backend = "epoll"
+
+    @property
+    def epolling(self):
+        """The reactor behind this engine (made on first use)."""
+        return self._ensure_reactor()
+
+    @epolling.setter
+    def epolling(self, poller):
+        self._reactor = poller

@@ -153,6 +153,7 @@ class Engine(object):
         self._fanout = None     # fanout applied to the reactor's group 0
         self._reactor = None
         self._reactor_lock = threading.Lock()
+        self._batch = ()        # records of the batch being dispatched
         self.evlooprefcnt = 0
         self.running = False
         self._exited = False
@@ -205,7 +206,8 @@ class Engine(object):
         if client.delayable:
             self._clients[client] = None
             client._state = _NEW
-            if not client.autoclose:
+            if not client.autoclose and not client._counts_streams:
+                client._refs = 1
                 self.evlooprefcnt += 1
             if self.running:
                 self._queued.append(client)
@@ -233,6 +235,8 @@ class Engine(object):
         if clear_ports:
             for port in list(self._ports):
                 self.remove(port, abort=True)
+        if not self.running and not self._ids:
+            self._close_reactor()
 
     def _join_group(self, client):
         """Fanout group of a client: 0 (the task's fanout) unless its worker
@@ -306,8 +310,8 @@ class Engine(object):
     def _retire(self, client):
         client._state = _CLOSED
         del self._clients[client]
-        if not client.autoclose:
-            self.evlooprefcnt -= 1
+        self.evlooprefcnt -= client._refs
+        client._refs = 0
         self._leave_group(client)
 
     # ports
@@ -317,6 +321,7 @@ class Engine(object):
         if not port.autoclose:
             self.evlooprefcnt += 1
         port._start()
+        port._deliver()
 
     def start_ports(self) -> None:
         """Start the ports not started yet."""
@@ -331,8 +336,9 @@ class Engine(object):
                 port._deliver()
 
     def start_clients(self) -> None:
-        """Queue every client that has not started yet."""
+        """Hand every client that has not started yet to the reactor."""
         self._queued = [client for client in self._clients if client._state == _NEW]
+        self._start_queued()
 
     # timers
 
@@ -479,6 +485,7 @@ class Engine(object):
                 if wait <= 0:
                     raise EngineTimeoutException()
             records, arena = poll(wait)
+            self._batch = records
             exited = []
             it = iter(records)
             for kind, cid, a, b in zip(it, it, it, it):
@@ -500,6 +507,9 @@ class Engine(object):
                         exited = []
                     target._cp_started(a)
                 elif etype == EV_TIMER:
+                    if exited:
+                        self._close_exited(exited)
+                        exited = []
                     self._timer_fired(target, cid, a)
                 elif etype == EV_EOF:
                     target._cp_eof(kind >> 8)
@@ -515,6 +525,19 @@ class Engine(object):
                 self._close_exited(exited)
             if deadline is not None and monotonic() >= deadline:
                 raise EngineTimeoutException()
+
+    def _batch_exit_status(self, cid):
+        """Exit status of child cid from its record in the current batch (a
+        child reaped in C whose record was not dispatched yet), or None."""
+        records = self._batch
+        for i in range(0, len(records), 4):
+            if records[i + 1] == cid:
+                etype = records[i] & 0xFF
+                if etype == _r.CP_EV_EXIT:
+                    return records[i + 2]
+                if etype == _r.CP_EV_SPAWNERR:
+                    return None
+        return None
 
     def _close_exited(self, exited):
         """Finish the clients whose child was reaped (timed out or not),

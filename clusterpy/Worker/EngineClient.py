@@ -162,6 +162,11 @@ class EngineClient(EngineBaseTimer):
         self._timedout = False
         self._wqueue = None     # writes given before the child got an id
         self._weof = False      # write EOF asked before the child got an id
+        self._refs = 0          # its share of the engine's evlooprefcnt
+
+    #: the client keeps the engine running once per registered stream
+    #: (user streams) rather than once for itself (a child process)
+    _counts_streams = False
 
     def __repr__(self):
         return "<%s.%s instance at 0x%x key %r>" % (self.__module__, self.__class__.__name__,
@@ -235,6 +240,7 @@ class _ProcessClient(EngineClient):
     """A client running one child process: stdin, stdout and stderr (or
     stdout only, stderr merged) are pipes owned by the reactor."""
 
+    _counts_streams = False
     #: whether output nobody consumes may be dropped in C unread
     _discardable = True
     #: stdin is /dev/null (write EOF asked before the start, nothing queued)
@@ -334,7 +340,11 @@ class _ProcessClient(EngineClient):
     def _cp_abort(self, reactor, ids):
         cid = self._cid
         if cid and ids.pop(cid, None) is not None:
-            self._status = reactor.abort(cid)
+            try:
+                self._status = reactor.abort(cid)
+            except OSError:
+                # reaped in C already: its exit record is in the current batch
+                self._status = self._engine._batch_exit_status(cid)
 
     # records
 

@@ -22,8 +22,6 @@ from clusterpy.Event import EventHandler
 from clusterpy.Worker.EngineClient import EngineClient, EngineClientStreamDict
 from clusterpy import _reactor as _r
 
-__all__ = ["FANOUT_UNLIMITED", "WorkerException", "WorkerError", "WorkerBadArgumentError",
-           "Worker", "DistantWorker", "StreamClient", "StreamWorker", "WorkerSimple"]
 
 LOGGER = logging.getLogger(__name__)
 
@@ -106,6 +104,9 @@ class Worker(object):
     SNAME_STDOUT = "stdout"
     SNAME_STDERR = "stderr"
 
+    # whether line events update current_node (distant workers only)
+    _track_node = False
+
     def __init__(self, handler):
         self.eh = handler
         # per worker fanout (FANOUT_DEFAULT: the task's); set before start
@@ -164,7 +165,8 @@ class Worker(object):
         """One line from key: task buffers, legacy attributes, ev_read."""
         self.task._msg_add(self, key, sname, msg)
         self.current_sname = sname
-        self.current_node = key
+        if self._track_node:
+            self.current_node = key
         eh = self.eh
         if is_err:
             self.current_errmsg = msg
@@ -200,7 +202,8 @@ class Worker(object):
             return
         read = readers.read
         self.current_sname = sname
-        self.current_node = key
+        if self._track_node:
+            self.current_node = key
         tree = task._msg_sink(sname)
         if read is None:
             if tree is not None:
@@ -256,6 +259,8 @@ class Worker(object):
 class DistantWorker(Worker):
     """Base class of workers whose targets are nodes (ssh, exec...), with
     per-node results."""
+
+    _track_node = True
 
     def _on_node_msgline(self, node, msg, sname):
         """Line `msg` from `node` on stream `sname`."""
@@ -383,10 +388,16 @@ class StreamClient(EngineClient):
         self.worker._on_start(self.key)
         return self
 
+    _counts_streams = True
+
     def _cp_register(self, reactor, ids):
+        engine = self._engine
         for stream in list(self.streams.values()):
             if stream.fd is None or not stream.evmask:
                 continue
+            if not self.autoclose:
+                self._refs += 1
+                engine.evlooprefcnt += 1
             flags = (_r.CP_FD_READ if stream.evmask & 1 else 0) | \
                 (_r.CP_FD_WRITE if stream.evmask & 2 else 0)
             sid = stream._cid = reactor.fd_add(stream.fd, flags)
@@ -404,7 +415,10 @@ class StreamClient(EngineClient):
         for stream in self.streams.values():
             sid, stream._cid = stream._cid, 0
             if sid and ids.pop(sid, None) is not None:
-                reactor.fd_remove(sid)
+                try:
+                    reactor.fd_remove(sid)
+                except OSError:
+                    pass  # its slot ended in this very batch (EOF/WCLOSED)
         if self._armed:
             self._engine._timer_disarm(self)
 
@@ -418,6 +432,9 @@ class StreamClient(EngineClient):
         if stream._cid:
             engine._ids.pop(stream._cid, None)
             stream._cid = 0
+            if self._refs > 0:
+                self._refs -= 1
+                engine.evlooprefcnt -= 1
         if err:
             LOGGER.warning("%r: %s", self, OSError(err, os.strerror(err)))
         if stream.name in self.streams:

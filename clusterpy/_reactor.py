@@ -1,0 +1,356 @@
+"""The C reactor seen from Python: the only importer of ``clusterpy._core``.
+
+A :class:`Reactor` owns one C reactor (csrc/cp.h is the full contract).
+Python never gets fds or pointers from it, only integer ids, and is never
+called back: each loop pass calls :meth:`Reactor.poll`, which returns a
+flat list of record words (``CP_REC_WORDS`` per record:
+``kind, id, a, b`` with ``kind = type | stream << 8``) and one ``bytes``
+copy of the arena that LINES/DATA records point into::
+
+    with Reactor() as r:
+        (cid,) = r.spawn([(["echo", "hi"], None, None, 0, 0, None)])
+        done = False
+        while not done:
+            words, arena = r.poll()
+            for i in range(0, len(words), CP_REC_WORDS):
+                kind, id_, a, b = words[i:i + CP_REC_WORDS]
+                if kind & 0xff == CP_EV_LINES:
+                    lines = arena[a:a + b].split(b"\\n")
+                done |= kind & 0xff == CP_EV_EXIT
+
+Errors from C (``-errno``) become ``OSError(errno, strerror)``; a stale id
+gives ``errno.ESTALE``.  Every call but :meth:`Reactor.wake` belongs to the
+reactor's owner thread.
+"""
+import os
+import threading
+import warnings
+import weakref
+from array import array
+from errno import EINTR
+from typing import Dict, Iterable, List, Optional, Sequence, Tuple
+
+from clusterpy._core import ffi, lib
+
+__all__ = ["Reactor", "live_reactors"]
+
+# CP_* constants of cp.h, under the same names
+for _name in dir(lib):
+    if _name.startswith("CP_") and isinstance(getattr(lib, _name), int):
+        globals()[_name] = getattr(lib, _name)
+        __all__.append(_name)
+del _name
+
+_BACKENDS = {"epoll": lib.CP_BACKEND_EPOLL, "poll": lib.CP_BACKEND_POLL}
+_COUNTERS = ("slots", "fds", "children", "pending", "timers", "groups", "queued")
+_ARENA_SLACK = 64                   # cp_poll() wants arena_cap >= line_max + 64
+_WORDS = lib.CP_REC_WORDS
+_NOT_STARTED = lib.CP_NOT_STARTED
+_new_raw = ffi.new_allocator(should_clear_after_alloc=False)
+_live = weakref.WeakSet()
+
+#: a spawn request: (argv, env, cwd, flags, group, timeout)
+Request = Tuple[Sequence, Optional[Dict[str, str]], Optional[object], int, int,
+                Optional[float]]
+
+
+def live_reactors() -> List["Reactor"]:
+    """Reactors created and not closed yet (for resource checks in tests)."""
+    return [r for r in list(_live) if not r.closed]
+
+
+def _error(rc: int) -> OSError:
+    return OSError(-rc, os.strerror(-rc))
+
+
+def _free_unclosed(ptr) -> None:
+    # ffi.gc safety net: the Reactor was collected without close()
+    lib.cp_reactor_free(ptr)
+    warnings.warn("clusterpy Reactor collected without close()", ResourceWarning)
+
+
+def _ms(seconds: float) -> int:
+    """Seconds (>= 0) to whole milliseconds, rounded up (never wake early),
+    at most 2**31 - 1 (about 24 days)."""
+    if seconds <= 0:
+        return 0
+    if seconds >= 2147483.647:
+        return 0x7fffffff
+    ms = int(seconds * 1000)
+    return ms + 1 if ms < seconds * 1000 else ms
+
+
+def _closed():
+    return ValueError("I/O operation on a closed Reactor")
+
+
+class Reactor:
+    """One C reactor: children, user fds, timers, wake-ups, in batches."""
+
+    __slots__ = ("_r", "_ev", "_evwords", "_ev_cap", "_arena", "_arena_cap",
+                 "_used", "_lock", "backend", "closed", "__weakref__")
+
+    def __init__(self, backend: str = "epoll", no_pidfd: bool = False,
+                 line_max: int = 1 << 20, ev_cap: int = 8192,
+                 arena_cap: int = 4 << 20) -> None:
+        if backend not in _BACKENDS:
+            raise ValueError("unknown reactor backend %r (epoll or poll)" % (backend,))
+        if line_max < 64:
+            raise ValueError("line_max must be at least 64")
+        if ev_cap < 4:
+            raise ValueError("ev_cap must be at least 4")
+        if arena_cap < line_max + _ARENA_SLACK:
+            raise ValueError("arena_cap must be at least line_max + %d" % _ARENA_SLACK)
+        self._r = None
+        self._lock = threading.Lock()
+        self.closed = True
+        out = ffi.new("cp_reactor **")
+        rc = lib.cp_reactor_new(out, _BACKENDS[backend],
+                                lib.CP_R_NO_PIDFD if no_pidfd else 0)
+        if rc < 0:
+            raise _error(rc)
+        self._r = ffi.gc(out[0], _free_unclosed)
+        lib.cp_set_line_max(self._r, line_max)
+        self._ev = _new_raw("int32_t[]", ev_cap * _WORDS)
+        self._evwords = memoryview(ffi.buffer(self._ev)).cast("i")
+        self._ev_cap = ev_cap
+        self._arena = _new_raw("char[]", arena_cap)
+        self._arena_cap = arena_cap
+        self._used = ffi.new("int32_t *")
+        self.backend = backend
+        self.closed = False
+        _live.add(self)
+
+    def __repr__(self) -> str:
+        state = "closed" if self.closed else "open"
+        return "<clusterpy Reactor %s %s>" % (self.backend, state)
+
+    def __enter__(self) -> "Reactor":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Kill and reap every child, close every fd, drop the rest; free.
+        Idempotent.  Owner thread only (another thread may only wake())."""
+        with self._lock:
+            r = self._r
+            if r is None:
+                return
+            self._r = None
+            self.closed = True
+            ffi.gc(r, None)
+        lib.cp_reactor_free(r)
+
+    def _call(self, fn, *args) -> int:
+        """fn(reactor, *args), its -errno raised as OSError."""
+        r = self._r
+        if r is None:
+            raise _closed()
+        rc = fn(r, *args)
+        if rc < 0:
+            raise _error(rc)
+        return rc
+
+    # -- fanout ---------------------------------------------------------
+
+    def set_fanout(self, fanout: int, group: int = 0) -> None:
+        """At most `fanout` children of `group` run at once (<= 0: no limit)."""
+        self._call(lib.cp_group_set_fanout, group, fanout)
+
+    def group_new(self, fanout: int) -> int:
+        """A new fanout group; its id goes in spawn requests."""
+        return self._call(lib.cp_group_new, fanout)
+
+    def group_free(self, group: int) -> None:
+        """Forget a group without running or pending children (else EBUSY)."""
+        self._call(lib.cp_group_free, group)
+
+    # -- children -------------------------------------------------------
+
+    def spawn(self, requests: Iterable[Request]) -> List[int]:
+        """Queue spawn requests in one C call; return their ids.
+
+        Each request is ``(argv, env, cwd, flags, group, timeout)``: argv a
+        list of str or bytes (argv[0] looked up in PATH), env None (inherit)
+        or the full environment as a dict, cwd None or a directory, flags
+        ``CP_SPAWN_*``, group a fanout group, timeout None or seconds.
+        """
+        if self._r is None:
+            raise _closed()
+        fsencode = os.fsencode
+        desc = array("i")
+        parts = []
+        off = 0
+        envs = {}       # id(env) -> (env, offset, length): one copy per batch
+        for argv, env, cwd, flags, group, timeout in requests:
+            data = b"\0".join([a if a.__class__ is bytes else fsencode(a)
+                               for a in argv]) + b"\0"
+            parts.append(data)
+            aoff, alen = off, len(data)
+            off += alen
+            if env is None:
+                eoff, elen = 0, -1
+            else:
+                cached = envs.get(id(env))
+                if cached is None:  # (holding env keeps its id unique)
+                    data = b"".join([fsencode(k) + b"=" + fsencode(v) + b"\0"
+                                     for k, v in env.items()])
+                    parts.append(data)
+                    cached = envs[id(env)] = (env, off, len(data))
+                    off += len(data)
+                _, eoff, elen = cached
+            if cwd is None:
+                coff = -1
+            else:
+                data = fsencode(cwd) + b"\0"
+                parts.append(data)
+                coff = off
+                off += len(data)
+            desc.extend((aoff, alen, eoff, elen, coff, flags, group,
+                         _ms(timeout) if timeout else 0))
+        n = len(desc) // lib.CP_SQ_WORDS
+        if not n:
+            return []
+        blob = b"".join(parts)
+        ids = ffi.new("int32_t[]", n)
+        self._call(lib.cp_spawn_batch, ffi.from_buffer("int32_t[]", desc), n,
+                   blob, len(blob), ids)
+        return ffi.unpack(ids, n)
+
+    def kill(self, id: int, sig: int) -> None:
+        """Send sig to a running child's process group."""
+        self._call(lib.cp_kill, id, sig)
+
+    def abort(self, id: int) -> Optional[int]:
+        """End a child now, with no further event for it.  Returns its exit
+        status (code or -signal), or None if it never started."""
+        status = ffi.new("int32_t *")
+        self._call(lib.cp_abort, id, status)
+        return None if status[0] == _NOT_STARTED else status[0]
+
+    def stream_mode(self, id: int, stream: int, mode: int) -> None:
+        """Read a stream as CP_MODE_LINES, CP_MODE_RAW or CP_MODE_DISCARD."""
+        self._call(lib.cp_stream_mode, id, stream, mode)
+
+    # -- writing --------------------------------------------------------
+
+    def write(self, id: int, data: bytes, stream: int = 0) -> None:
+        """Queue data (bytes or any buffer) for a child's stdin or a user fd;
+        it is copied."""
+        if data.__class__ is not bytes:
+            data = ffi.from_buffer(data)
+        self._call(lib.cp_write, id, stream, data, len(data))
+
+    def write_many(self, ids: Iterable[int], data: bytes, stream: int = 0) -> int:
+        """Queue the same data (stored once) for several ids; stale or closed
+        ones are skipped.  Returns how many got it."""
+        idv = array("i", ids)
+        if not idv:
+            return 0
+        if data.__class__ is not bytes:
+            data = ffi.from_buffer(data)
+        return self._call(lib.cp_write_many, ffi.from_buffer("int32_t[]", idv),
+                          len(idv), stream, data, len(data))
+
+    def write_eof(self, id: int, stream: int = 0) -> None:
+        """Close the write side once its queue has drained."""
+        self._call(lib.cp_write_eof, id, stream)
+
+    # -- user fds -------------------------------------------------------
+
+    def fd_add(self, fd: int, flags: int) -> int:
+        """Watch fd (CP_FD_* flags); it is made non-blocking."""
+        return self._call(lib.cp_fd_add, fd, flags)
+
+    def fd_remove(self, id: int) -> None:
+        """Stop watching a user fd now (closing it if CP_FD_CLOSE)."""
+        self._call(lib.cp_fd_remove, id)
+
+    # -- timers ---------------------------------------------------------
+
+    def timer_add(self, delay: float, interval: float = 0.0) -> int:
+        """A timer firing after delay seconds, then every interval if > 0."""
+        return self._call(lib.cp_timer_add, delay, interval)
+
+    def timer_set(self, id: int, delay: float, interval: float = 0.0) -> None:
+        """Re-arm an armed timer."""
+        self._call(lib.cp_timer_set, id, delay, interval)
+
+    def timer_cancel(self, id: int) -> None:
+        """Disarm a timer; its id ends."""
+        self._call(lib.cp_timer_cancel, id)
+
+    # -- the loop -------------------------------------------------------
+
+    def wake(self) -> None:
+        """Make the current or next poll() return a WAKE record.  The one
+        call safe from any thread; a no-op once closed."""
+        with self._lock:
+            if self._r is not None:
+                lib.cp_wake(self._r)
+
+    def poll(self, timeout: Optional[float] = None) -> Tuple[List[int], bytes]:
+        """One loop pass: wait up to timeout seconds (None: no limit) unless
+        work is at hand; return (record words, arena bytes).  A signal during
+        the wait returns ([], b"") after Python ran its handler."""
+        r = self._r
+        if r is None:
+            raise _closed()
+        n = lib.cp_poll(r, -1 if timeout is None else _ms(timeout), self._ev,
+                        self._ev_cap, self._arena, self._arena_cap, self._used)
+        if n > 0:
+            return (self._evwords[:n * _WORDS].tolist(),
+                    ffi.buffer(self._arena, self._used[0])[:])
+        if n == 0 or n == -EINTR:
+            return [], b""
+        raise _error(n)
+
+    def counters(self) -> Dict[str, int]:
+        """Live resources: slots, fds, children, pending, timers, groups,
+        queued (bytes waiting in write queues)."""
+        r = self._r
+        if r is None:
+            raise _closed()
+        c = ffi.new("struct cp_counters *")
+        lib.cp_get_counters(r, c)
+        return {name: getattr(c, name) for name in _COUNTERS}
+
+
+def _main(commands: List[str]) -> int:
+    """Run shell commands in parallel; print their lines as they come."""
+    import sys
+    if not commands:
+        sys.stderr.write("usage: python -m clusterpy._reactor COMMAND...\n")
+        return 2
+    worst = 0
+    with Reactor() as r:
+        ids = r.spawn([(["sh", "-c", c], None, None, lib.CP_SPAWN_STDIN_NULL, 0, None)
+                       for c in commands])
+        index = {cid: n for n, cid in enumerate(ids)}
+        files = {lib.CP_STDOUT: sys.stdout.buffer, lib.CP_STDERR: sys.stderr.buffer}
+        left = len(ids)
+        while left:
+            words, arena = r.poll()
+            for i in range(0, len(words), _WORDS):
+                kind, cid, a, b = words[i:i + _WORDS]
+                kind, stream = kind & 0xff, kind >> 8
+                tag = b"[%d] " % index.get(cid, -1)
+                if kind == lib.CP_EV_LINES:
+                    out = files[stream]
+                    out.write(b"".join(tag + line + b"\n"
+                                       for line in arena[a:a + b].split(b"\n")))
+                    out.flush()
+                elif kind in (lib.CP_EV_EXIT, lib.CP_EV_SPAWNERR):
+                    left -= 1
+                    what = ("exit %d" % a if kind == lib.CP_EV_EXIT
+                            else "cannot run: %s" % os.strerror(a))
+                    sys.stderr.write("%s%s\n" % (tag.decode(), what))
+                    worst = max(worst, 1 if a else 0)
+    return worst
+
+
+if __name__ == "__main__":
+    import sys
+    sys.exit(_main(sys.argv[1:]))

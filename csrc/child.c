@@ -1,0 +1,451 @@
+/*
+ * child.c - a child process from start to EXIT.
+ *
+ * Theory of operation
+ * -------------------
+ * A child leaves the fanout queue in cp__child_start() (START or SPAWNERR
+ * record), then owns up to four watches: stdin (written only while it has
+ * something to say), stdout, stderr and its pidfd.  It ends with one EXIT
+ * record, emitted once both hold:
+ *   - it was reaped (waitpid by pid, never -1: other children of the
+ *     process are not ours to reap), and
+ *   - every output stream is closed (EOF, or dropped by a timeout),
+ * so that Python has every line before the exit status.  EXIT frees the
+ * id, closes what is left (stdin), and releases the fanout slot: the same
+ * pass starts the next pending child (fanout.c).
+ *
+ * Exit detection: the pidfd turns readable when the child exits.  Without
+ * pidfds (CP_R_NO_PIDFD, or a kernel without pidfd_open), waitpid(WNOHANG)
+ * is tried when the last output stream closes, then on a backoff timer.
+ * No SIGCHLD handler is ever installed.  ECHILD (someone else reaped it, or
+ * SIGCHLD is ignored) counts as exit status 0, as Python's subprocess does.
+ *
+ * Kills go to the process group (each child leads its own), so a command's
+ * own children die with it.
+ */
+#include "cp_int.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define CP__REAP_FIRST_MS 1
+#define CP__REAP_MAX_MS 50
+#define CP__ABORT_WAIT_MS 1000
+#define CP__ORPHAN_MS 50
+
+extern char **environ;
+
+static int pidfd_open_(pid_t pid)
+{
+#ifdef SYS_pidfd_open
+    return (int)syscall(SYS_pidfd_open, pid, 0);
+#else
+    (void)pid;
+    errno = ENOSYS;
+    return -1;
+#endif
+}
+
+static int decode_status(int st)
+{
+    if (WIFEXITED(st))
+        return WEXITSTATUS(st);
+    if (WIFSIGNALED(st))
+        return -WTERMSIG(st);
+    return 255;
+}
+
+/* waitpid(pid) without blocking (or blocking); 1 when reaped. */
+static int reap(cp_reactor *r, cp__child *c, int block)
+{
+    if (c->reaped)
+        return 1;
+    int st = 0;
+    pid_t p;
+    do
+        p = waitpid(c->pid, &st, block ? 0 : WNOHANG);
+    while (p < 0 && errno == EINTR);
+    if (p == 0)
+        return 0;
+    c->status = p < 0 ? 0 : decode_status(st);  /* p < 0: ECHILD */
+    c->reaped = 1;
+    r->nchildren--;
+    cp__watch_close(r, &c->pidw);
+    cp__heap_remove(&r->heap, &c->reap);
+    return 1;
+}
+
+static void kill_group(cp__child *c, int sig)
+{
+    kill(-c->pid, sig);
+    if (!c->reaped)
+        kill(c->pid, sig);
+}
+
+/* Close everything the child still has open, dropping data. */
+static void close_streams(cp_reactor *r, cp__child *c)
+{
+    for (int i = 0; i < 2; i++) {
+        cp__watch_close(r, &c->outw[i]);
+        cp__rs_fini(&c->out[i]);
+    }
+    cp__watch_close(r, &c->inw);
+    cp__ws_fini(r, &c->in);
+    cp__heap_remove(&r->heap, &c->timeout);
+}
+
+void cp__child_free(cp__child *c)
+{
+    for (int i = 0; i < 2; i++)
+        cp__rs_fini(&c->out[i]);
+    cp__wq_clear(&c->in.q);
+    free(c->req);
+    free(c);
+}
+
+static void unlink_running(cp_reactor *r, cp__child *c)
+{
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        r->children = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    c->prev = c->next = NULL;
+}
+
+/* The child is over for Python: free its id and fanout slot. */
+static void finish(cp_reactor *r, cp__child *c)
+{
+    cp__slot_free(&r->slots, c->id);
+    unlink_running(r, c);
+    c->state = CP__C_DEAD;
+    cp__group_release(r, c->group);
+    if (r->in_pass) {
+        c->dead_next = r->dead_children;
+        r->dead_children = c;
+    } else {
+        cp__child_free(c);
+    }
+}
+
+static int outputs_open(const cp__child *c)
+{
+    return c->outw[0].fd >= 0 || c->outw[1].fd >= 0;
+}
+
+/* Emit EXIT if both conditions hold; otherwise make sure reaping goes on. */
+static void check_end(cp_reactor *r, cp__child *c)
+{
+    if (outputs_open(c))
+        return;
+    if (!c->reaped && !reap(r, c, 0)) {
+        if (c->pidw.fd < 0 && c->reap.hidx < 0) {
+            c->reap_delay_ms = CP__REAP_FIRST_MS;
+            cp__timer_arm_ms(r, &c->reap, c->reap_delay_ms);
+        }
+        return;
+    }
+    close_streams(r, c);
+    cp__emit(r, CP_EV_EXIT, 0, c->id, c->status, 0);
+    finish(r, c);
+}
+
+/* Count NUL-terminated strings packed in [p, p + len). */
+static int32_t count_strings(const char *p, int32_t len)
+{
+    int32_t n = 0;
+    for (const char *e = p + len; p < e; p += strlen(p) + 1)
+        n++;
+    return n;
+}
+
+static char **fill_vector(char **v, char *p, int32_t len)
+{
+    for (char *e = p + len; p < e; p += strlen(p) + 1)
+        *v++ = p;
+    *v++ = NULL;
+    return v;
+}
+
+static int open_watch(cp_reactor *r, cp__watch *w, int fd, uint32_t want)
+{
+    w->fd = fd;
+    r->nfds++;
+    return want ? cp__watch_set(r, w, want) : 0;
+}
+
+/* Register the started child's fds; -errno if the backend refused. */
+static int attach(cp_reactor *r, cp__child *c, const cp__spawn_out *o)
+{
+    int rc = open_watch(r, &c->outw[0], o->out_fd, CP__IN);
+    c->out[0].open = 1;
+    if (o->err_fd >= 0) {
+        int rc2 = open_watch(r, &c->outw[1], o->err_fd, CP__IN);
+        c->out[1].open = 1;
+        rc = rc ? rc : rc2;
+    }
+    if (o->in_fd >= 0) {
+        int busy = c->in.q.head || c->in.eof;
+        int rc2 = open_watch(r, &c->inw, o->in_fd, busy ? CP__OUT : 0);
+        rc = rc ? rc : rc2;
+    }
+    if (!r->no_pidfd) {
+        int pfd = pidfd_open_(c->pid);
+        if (pfd >= 0) {
+            int rc2 = open_watch(r, &c->pidw, pfd, CP__IN);
+            rc = rc ? rc : rc2;
+        } else if (errno == ENOSYS) {
+            r->no_pidfd = 1;
+        }
+    }
+    if (c->timeout_ms > 0) {
+        int rc2 = cp__timer_arm_ms(r, &c->timeout, c->timeout_ms);
+        rc = rc ? rc : rc2;
+    }
+    return rc;
+}
+
+int cp__child_start(cp_reactor *r, cp__child *c)
+{
+    int32_t nargv = count_strings(c->req, c->argv_len);
+    int32_t nenv = c->env_len >= 0
+        ? count_strings(c->req + c->argv_len, c->env_len) : 0;
+    int rc = cp__grow((void **)&r->argvec, &r->argvec_cap, nargv + nenv + 2,
+                      sizeof(char *));
+    cp__spawn_out o = {0, -1, -1, -1};
+    if (!rc) {
+        char **envp = fill_vector(r->argvec, c->req, c->argv_len);
+        if (c->env_len >= 0)
+            fill_vector(envp, c->req + c->argv_len, c->env_len);
+        else
+            envp = environ;
+        const char *cwd = c->cwd_len >= 0
+            ? c->req + c->argv_len + CP__MAX(c->env_len, 0) : NULL;
+        rc = cp__spawn(r->argvec, envp, cwd, c->flags, &o);
+    }
+    if ((rc == -EMFILE || rc == -ENFILE) && r->nchildren > 0)
+        return rc;      /* stays pending until another child ends */
+    if (!rc) {
+        c->pid = o.pid;
+        c->state = CP__C_RUNNING;
+        r->nchildren++;
+        c->next = r->children;
+        if (r->children)
+            r->children->prev = c;
+        r->children = c;
+        free(c->req);
+        c->req = NULL;
+        rc = attach(r, c, &o);
+        if (!rc) {
+            cp__emit(r, CP_EV_START, 0, c->id, c->pid, 0);
+            return 0;
+        }
+        /* the backend refused an fd: undo the start, report the error */
+        kill_group(c, SIGKILL);
+        close_streams(r, c);
+        reap(r, c, 1);
+        unlink_running(r, c);
+    }
+    cp__emit(r, CP_EV_SPAWNERR, 0, c->id, -rc, 0);
+    cp__slot_free(&r->slots, c->id);
+    r->queued -= cp__wq_clear(&c->in.q);
+    cp__child_free(c);
+    return 1;
+}
+
+int cp__child_event(cp_reactor *r, cp__watch *w, uint32_t ev)
+{
+    cp__child *c = w->owner;
+    int rc;
+    (void)ev;
+    if (!cp__room(r, CP__WORK_RECS))
+        return -1;
+    switch (w->type) {
+    case CP__W_PIDFD:
+        if (reap(r, c, 0))
+            check_end(r, c);
+        return 0;
+    case CP__W_OUT:
+        rc = cp__rs_read(r, &c->out[w->sub - 1], w, c->id, w->sub);
+        if (rc == 1) {
+            cp__watch_close(r, w);
+            cp__rs_fini(&c->out[w->sub - 1]);
+            check_end(r, c);
+        }
+        return rc < 0 ? -1 : 0;
+    case CP__W_IN:
+        rc = cp__ws_write(r, &c->in, w, c->id, CP_STDIN);
+        if (rc == 1)
+            cp__watch_close(r, w);
+        return rc < 0 ? -1 : 0;
+    }
+    return 0;
+}
+
+/* Timer of a child: its timeout, or the waitpid backoff. */
+int cp__child_timer(cp_reactor *r, cp__timer *t)
+{
+    cp__child *c = t->owner;
+    if (c->state != CP__C_RUNNING)
+        return 0;
+    if (t->kind == CP__T_REAP) {
+        if (reap(r, c, 0)) {
+            check_end(r, c);
+        } else {
+            c->reap_delay_ms = CP__MIN(c->reap_delay_ms * 2, CP__REAP_MAX_MS);
+            cp__timer_arm_ms(r, &c->reap, c->reap_delay_ms);
+        }
+        return 0;
+    }
+    /* timeout: kill, flush what was read, drop the rest */
+    kill_group(c, SIGKILL);
+    for (int i = 0; i < 2; i++) {
+        if (c->outw[i].fd >= 0) {
+            cp__rs_flush(r, &c->out[i], c->id, i + 1);
+            cp__watch_close(r, &c->outw[i]);
+            cp__rs_fini(&c->out[i]);
+        }
+    }
+    cp__watch_close(r, &c->inw);
+    cp__ws_fini(r, &c->in);
+    cp__emit(r, CP_EV_TIMEOUT, 0, c->id, 0, 0);
+    check_end(r, c);
+    return 0;
+}
+
+/* Room a timer of this child needs: records and arena bytes. */
+int cp__child_timer_need(const cp_reactor *r, const cp__timer *t)
+{
+    const cp__child *c = t->owner;
+    if (t->kind != CP__T_TIMEOUT || c->state != CP__C_RUNNING)
+        return 0;
+    return cp__rs_flush_need(&c->out[0], r->line_max)
+         + cp__rs_flush_need(&c->out[1], r->line_max);
+}
+
+/* Wait up to ms (or forever if ms < 0) for the killed child to be reaped. */
+static void reap_wait(cp_reactor *r, cp__child *c, int ms)
+{
+    if (ms < 0) {
+        reap(r, c, 1);
+        return;
+    }
+    int64_t end = cp__now_ns() + (int64_t)ms * 1000000;
+    int nap_us = 100;
+    while (!reap(r, c, 0)) {
+        int64_t left = end - cp__now_ns();
+        if (left <= 0)
+            return;
+        if (c->pidw.fd >= 0) {
+            struct pollfd p = {c->pidw.fd, POLLIN, 0};
+            poll(&p, 1, (int)(left / 1000000) + 1);
+        } else {
+            struct timespec ts = {0, (long)nap_us * 1000};
+            nanosleep(&ts, NULL);
+            nap_us = CP__MIN(nap_us * 2, 10000);
+        }
+    }
+}
+
+static int orphan_add(cp_reactor *r, pid_t pid)
+{
+    int rc = cp__grow((void **)&r->orphans, &r->orphans_cap, r->norphans + 1,
+                      sizeof(*r->orphans));
+    if (rc < 0)
+        return rc;
+    r->orphans[r->norphans++] = pid;
+    if (r->orphan_timer.hidx < 0)
+        cp__timer_arm_ms(r, &r->orphan_timer, CP__ORPHAN_MS);
+    return 0;
+}
+
+void cp__orphans_reap(cp_reactor *r, int block)
+{
+    int32_t k = 0;
+    for (int32_t i = 0; i < r->norphans; i++) {
+        pid_t p;
+        do
+            p = waitpid(r->orphans[i], NULL, block ? 0 : WNOHANG);
+        while (p < 0 && errno == EINTR);
+        if (p == 0)
+            r->orphans[k++] = r->orphans[i];
+        else
+            r->nchildren--;
+    }
+    r->norphans = k;
+    if (k)
+        cp__timer_arm_ms(r, &r->orphan_timer, CP__ORPHAN_MS);
+    else
+        cp__heap_remove(&r->heap, &r->orphan_timer);
+}
+
+/* End a started child now: kill, close, reap (waiting at most wait_ms, or
+ * for ever if < 0), free.  Returns its status. */
+static int destroy(cp_reactor *r, cp__child *c, int wait_ms)
+{
+    kill_group(c, SIGKILL);
+    close_streams(r, c);
+    cp__heap_remove(&r->heap, &c->reap);
+    reap_wait(r, c, wait_ms);
+    int status = c->status;
+    if (!c->reaped) {
+        status = -SIGKILL;
+        cp__watch_close(r, &c->pidw);
+        if (orphan_add(r, c->pid) < 0)
+            reap(r, c, 1);          /* no memory to remember it: wait */
+    }
+    finish(r, c);
+    return status;
+}
+
+void cp__children_close(cp_reactor *r)
+{
+    for (cp__child *c = r->children; c; c = c->next)
+        kill_group(c, SIGKILL);     /* all first: they die in parallel */
+    while (r->children)
+        destroy(r, r->children, -1);
+    cp__orphans_reap(r, 1);
+}
+
+int cp_kill(cp_reactor *r, int32_t id, int sig)
+{
+    cp__child *c = cp__slot_get(&r->slots, id, CP__K_CHILD);
+    if (!c)
+        return -ESTALE;
+    if (c->state != CP__C_RUNNING)
+        return -ESRCH;
+    if (kill(-c->pid, sig) == 0)
+        return 0;
+    int err = errno;
+    if (!c->reaped && kill(c->pid, sig) == 0)
+        return 0;
+    return -err;
+}
+
+int cp_abort(cp_reactor *r, int32_t id, int32_t *status)
+{
+    cp__child *c = cp__slot_get(&r->slots, id, CP__K_CHILD);
+    if (!c)
+        return -ESTALE;
+    int32_t st;
+    if (c->state == CP__C_PENDING) {
+        cp__pending_remove(r, c);
+        cp__slot_free(&r->slots, c->id);
+        r->queued -= cp__wq_clear(&c->in.q);
+        cp__child_free(c);
+        st = CP_NOT_STARTED;
+    } else {
+        st = destroy(r, c, CP__ABORT_WAIT_MS);
+    }
+    if (status)
+        *status = st;
+    return 0;
+}

@@ -1,0 +1,331 @@
+/*
+ * stream.c - reading and writing one stream during a pass.
+ *
+ * Theory of operation
+ * -------------------
+ * Read side (cp__rstream): one read() of at most CP__READ_MAX bytes per
+ * ready stream per pass, so that a flooding child cannot starve the others.
+ * LINES and DISCARD modes read into the reactor's scratch buffer; LINES
+ * then copies complete lines into the arena (linebuf.c) and keeps only the
+ * unfinished line; DISCARD only counts.  RAW reads straight into the arena.
+ * A read is sized so its output always fits the arena; when the arena is
+ * nearly full the stream is left for the next pass instead.
+ *
+ * Write side (cp__wstream): the queue is written as the fd accepts it;
+ * each pass that wrote something emits one WRITTEN record.  An empty queue
+ * stops watching for writability (an idle pipe must not wake the loop), and
+ * an empty queue with EOF requested closes the write side.  A write error
+ * (EPIPE: the reader went away) drops the queue and closes the side with
+ * WCLOSED carrying the errno.
+ *
+ * Public entry points cp_write, cp_write_many, cp_write_eof and
+ * cp_stream_mode are here too: they resolve an id to the stream of a child
+ * or a user fd.
+ */
+#include "cp_int.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <string.h>
+#include <unistd.h>
+
+#define CP__READ_MIN 4096       /* below this, wait for a fresh arena */
+
+static int32_t sat32(int64_t v)
+{
+    return v > INT32_MAX ? INT32_MAX : (int32_t)v;
+}
+
+void cp__rs_init(cp__rstream *s, int mode)
+{
+    memset(s, 0, sizeof(*s));
+    s->mode = (uint8_t)mode;
+    cp__lb_init(&s->lb);
+}
+
+void cp__rs_fini(cp__rstream *s)
+{
+    cp__lb_free(&s->lb);
+    s->open = 0;
+}
+
+int cp__rs_set_mode(cp__rstream *s, int mode)
+{
+    if (mode < CP_MODE_LINES || mode > CP_MODE_DISCARD)
+        return -EINVAL;
+    if (mode == CP_MODE_DISCARD && s->mode != CP_MODE_DISCARD && s->lb.len) {
+        /* the unfinished line is now only counted */
+        s->cur = s->lb.len;
+        s->cr = s->lb.buf[s->lb.len - 1] == '\r';
+        cp__lb_free(&s->lb);
+    } else if (mode != CP_MODE_DISCARD) {
+        s->cur = 0;
+        s->cr = 0;
+    }
+    s->mode = (uint8_t)mode;
+    return 0;
+}
+
+static void emit_lines(cp_reactor *r, int32_t id, int stream, int64_t k)
+{
+    if (k > 0) {
+        cp__emit(r, CP_EV_LINES, stream, id, r->arena_used, (int32_t)k - 1);
+        r->arena_used += (int32_t)k;
+    }
+}
+
+int cp__rs_flush_need(const cp__rstream *s, int32_t line_max)
+{
+    if (s->mode != CP_MODE_LINES || !s->lb.len)
+        return 0;
+    return (int)cp__lb_bound(&s->lb, 0, (size_t)line_max);
+}
+
+void cp__rs_flush(cp_reactor *r, cp__rstream *s, int32_t id, int stream)
+{
+    if (s->mode == CP_MODE_LINES) {
+        size_t k = cp__lb_flush(&s->lb, (size_t)r->line_max,
+                                r->arena + r->arena_used, &s->lines);
+        emit_lines(r, id, stream, (int64_t)k);
+    } else if (s->mode == CP_MODE_DISCARD) {
+        s->lines += cp__lb_count_flush((size_t)r->line_max, &s->cur, &s->cr);
+    } else if (s->lb.len) {
+        /* raw mode, left over from a switch out of LINES mode */
+        memcpy(r->arena + r->arena_used, s->lb.buf, s->lb.len);
+        cp__emit(r, CP_EV_DATA, stream, id, r->arena_used, (int32_t)s->lb.len);
+        r->arena_used += (int32_t)s->lb.len;
+        cp__lb_free(&s->lb);
+    }
+}
+
+int cp__rs_read(cp_reactor *r, cp__rstream *s, cp__watch *w, int32_t id,
+                int stream)
+{
+    if (!cp__room(r, CP__WORK_RECS))
+        return -1;
+    int64_t room = r->arena_cap - r->arena_used;
+    size_t lm = (size_t)r->line_max;
+    int64_t n;
+    char *buf = r->scratch;
+    if (s->mode == CP_MODE_LINES)   /* so that cp__lb_bound() <= room */
+        n = (room - 2) * (int64_t)lm / (int64_t)(lm + 1) - s->lb.len;
+    else if (s->mode == CP_MODE_RAW)
+        n = room - s->lb.len;
+    else
+        n = CP__READ_MAX;
+    if (n < CP__READ_MIN && r->arena_used > 0)
+        return -1;
+    if (n < 1)
+        return -1;      /* cannot happen with arena_cap >= line_max + 64 */
+    n = CP__MIN(n, CP__READ_MAX);
+    if (s->mode == CP_MODE_RAW) {
+        buf = r->arena + r->arena_used;
+        memcpy(buf, s->lb.buf, s->lb.len);
+    }
+
+    ssize_t got;
+    do
+        got = read(w->fd, buf + (s->mode == CP_MODE_RAW ? s->lb.len : 0),
+                   (size_t)n);
+    while (got < 0 && errno == EINTR);
+    if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+        return 0;
+    if (got <= 0) {
+        /* end of file; a read error ends the stream the same way */
+        cp__rs_flush(r, s, id, stream);
+        cp__emit(r, CP_EV_EOF, stream, id, sat32(s->lines), 0);
+        return 1;
+    }
+    if (s->mode == CP_MODE_LINES) {
+        int64_t k = cp__lb_feed(&s->lb, buf, (size_t)got, lm,
+                                r->arena + r->arena_used, &s->lines);
+        if (k < 0) {    /* ENOMEM for the tail: end the stream, say so */
+            cp__emit(r, CP_EV_EOF, stream, id, sat32(s->lines), 0);
+            return 1;
+        }
+        emit_lines(r, id, stream, k);
+    } else if (s->mode == CP_MODE_RAW) {
+        int32_t len = (int32_t)(s->lb.len + got);
+        cp__lb_free(&s->lb);
+        cp__emit(r, CP_EV_DATA, stream, id, r->arena_used, len);
+        r->arena_used += len;
+    } else {
+        s->lines += cp__lb_count(buf, (size_t)got, lm, &s->cur, &s->cr);
+    }
+    return 0;
+}
+
+void cp__ws_init(cp__wstream *s, int open)
+{
+    memset(s, 0, sizeof(*s));
+    s->open = (uint8_t)open;
+}
+
+void cp__ws_fini(cp_reactor *r, cp__wstream *s)
+{
+    r->queued -= cp__wq_clear(&s->q);
+    s->open = 0;
+}
+
+int cp__ws_write(cp_reactor *r, cp__wstream *s, cp__watch *w, int32_t id,
+                 int stream)
+{
+    if (!cp__room(r, 2))
+        return -1;
+    if (!s->open)
+        return 0;
+    if (s->q.head) {
+        int err;
+        int64_t got = cp__wq_drain(&s->q, w->fd, CP__WRITE_MAX, &err);
+        r->queued -= got;
+        if (got)
+            cp__emit(r, CP_EV_WRITTEN, stream, id, sat32(got),
+                     sat32(s->q.bytes));
+        if (err) {
+            cp__ws_fini(r, s);
+            cp__emit(r, CP_EV_WCLOSED, stream, id, err, 0);
+            return 1;
+        }
+    }
+    if (!s->q.head) {
+        if (s->eof) {
+            s->open = 0;
+            cp__emit(r, CP_EV_WCLOSED, stream, id, 0, 0);
+            return 1;
+        }
+        cp__watch_set(r, w, w->want & ~CP__OUT);
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* public entry points */
+
+typedef struct stream_ref {
+    cp__rstream *rs;
+    cp__wstream *ws;
+    cp__watch *w;           /* the watch of the write side */
+} stream_ref;
+
+static int resolve(cp_reactor *r, int32_t id, int stream, stream_ref *ref)
+{
+    ref->rs = NULL;
+    ref->ws = NULL;
+    ref->w = NULL;
+    cp__child *c = cp__slot_get(&r->slots, id, CP__K_CHILD);
+    if (c) {
+        if (stream == CP_STDIN) {
+            ref->ws = &c->in;
+            ref->w = &c->inw;
+        } else if (stream == CP_STDOUT
+                   || (stream == CP_STDERR
+                       && !(c->flags & CP_SPAWN_STDERR_MERGE))) {
+            ref->rs = &c->out[stream - 1];
+        } else {
+            return -EINVAL;
+        }
+        return 0;
+    }
+    cp__ufd *u = cp__slot_get(&r->slots, id, CP__K_FD);
+    if (!u)
+        return -ESTALE;
+    if (stream != 0)
+        return -EINVAL;
+    if (u->flags & CP_FD_READ)
+        ref->rs = &u->rd;
+    if (u->flags & CP_FD_WRITE) {
+        ref->ws = &u->wr;
+        ref->w = &u->w;
+    }
+    return 0;
+}
+
+static int queue(cp_reactor *r, const stream_ref *ref, cp__chunk *c)
+{
+    int rc = cp__wq_push(&ref->ws->q, c);
+    if (rc < 0)
+        return rc;
+    r->queued += c->len;
+    if (ref->w->fd >= 0 && !(ref->w->want & CP__OUT))
+        return cp__watch_set(r, ref->w, ref->w->want | CP__OUT);
+    return 0;
+}
+
+static int writable(cp_reactor *r, int32_t id, int stream, stream_ref *ref)
+{
+    int rc = resolve(r, id, stream, ref);
+    if (rc < 0)
+        return rc;
+    if (!ref->ws)
+        return -EINVAL;
+    if (!ref->ws->open || ref->ws->eof)
+        return -EPIPE;
+    return 0;
+}
+
+int cp_write(cp_reactor *r, int32_t id, int stream, const char *data,
+             int64_t len)
+{
+    stream_ref ref;
+    int rc = writable(r, id, stream, &ref);
+    if (rc < 0)
+        return rc;
+    if (len < 0 || (len && !data))
+        return -EINVAL;
+    if (!len)
+        return 0;
+    cp__chunk *c = cp__chunk_new(data, len);
+    if (!c)
+        return -ENOMEM;
+    rc = queue(r, &ref, c);
+    cp__chunk_unref_if_unused(c);   /* when the push failed */
+    return rc;
+}
+
+int cp_write_many(cp_reactor *r, const int32_t *ids, int32_t n, int stream,
+                  const char *data, int64_t len)
+{
+    if (n < 0 || len < 0 || (len && !data) || (n && !ids))
+        return -EINVAL;
+    if (!len || !n)
+        return 0;
+    cp__chunk *c = cp__chunk_new(data, len);
+    if (!c)
+        return -ENOMEM;
+    int count = 0;
+    for (int32_t i = 0; i < n; i++) {
+        stream_ref ref;
+        if (writable(r, ids[i], stream, &ref) == 0 && queue(r, &ref, c) == 0)
+            count++;
+    }
+    cp__chunk_unref_if_unused(c);
+    return count;
+}
+
+int cp_write_eof(cp_reactor *r, int32_t id, int stream)
+{
+    stream_ref ref;
+    int rc = resolve(r, id, stream, &ref);
+    if (rc < 0)
+        return rc;
+    if (!ref.ws)
+        return -EINVAL;
+    if (!ref.ws->open)
+        return -EPIPE;
+    ref.ws->eof = 1;
+    /* the pass closes it once writable with an empty queue */
+    if (ref.w->fd >= 0 && !(ref.w->want & CP__OUT))
+        return cp__watch_set(r, ref.w, ref.w->want | CP__OUT);
+    return 0;
+}
+
+int cp_stream_mode(cp_reactor *r, int32_t id, int stream, int mode)
+{
+    stream_ref ref;
+    int rc = resolve(r, id, stream, &ref);
+    if (rc < 0)
+        return rc;
+    if (!ref.rs)
+        return -EINVAL;
+    return cp__rs_set_mode(ref.rs, mode);
+}

@@ -1,0 +1,158 @@
+/*
+ * userfd.c - fds that Python registers (StreamWorker-style streams).
+ *
+ * Theory of operation
+ * -------------------
+ * A user fd is one slot with one watch, serving a read side (CP_FD_READ),
+ * a write side (CP_FD_WRITE) or both.  The read side is watched from the
+ * start; the write side only while it has queued data or a pending EOF.
+ * The slot ends by itself once every side it serves is closed: after the
+ * read side's EOF record and the write side's WCLOSED record.  Closing the
+ * write side of a socket shuts down its sending half, so that the peer sees
+ * EOF even while the fd stays open.  The fd itself is closed only with
+ * CP_FD_CLOSE.
+ *
+ * epoll registers an fd once; if Python registers the same fd twice (a
+ * reader and a writer on one socket), the second slot watches a dup of it.
+ */
+#include "cp_int.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+/* The backend said EEXIST: another slot watches this fd.  Watch a dup. */
+int cp__ufd_rewatch(cp_reactor *r, cp__watch *w)
+{
+    cp__ufd *u = w->owner;
+    if (u->dupfd >= 0)
+        return -EEXIST;
+    u->dupfd = fcntl(u->fd, F_DUPFD_CLOEXEC, 3);
+    if (u->dupfd < 0)
+        return -errno;
+    r->nfds++;
+    w->fd = u->dupfd;
+    return r->be->update(r, w);
+}
+
+int cp_fd_add(cp_reactor *r, int fd, int flags)
+{
+    if (fd < 0)
+        return -EBADF;
+    if (!(flags & (CP_FD_READ | CP_FD_WRITE)) || (flags & ~31)
+        || ((flags & CP_FD_RAW) && (flags & CP_FD_DISCARD)))
+        return -EINVAL;
+    int rc = cp__set_nonblock(fd);
+    if (rc < 0)
+        return rc;
+    cp__ufd *u = calloc(1, sizeof(*u));
+    if (!u)
+        return -ENOMEM;
+    u->fd = fd;
+    u->dupfd = -1;
+    u->flags = flags;
+    u->w.fd = fd;
+    u->w.type = CP__W_USER;
+    u->w.bidx = -1;
+    u->w.owner = u;
+    cp__rs_init(&u->rd, (flags & CP_FD_RAW) ? CP_MODE_RAW
+                : (flags & CP_FD_DISCARD) ? CP_MODE_DISCARD : CP_MODE_LINES);
+    u->rd.open = (flags & CP_FD_READ) != 0;
+    cp__ws_init(&u->wr, (flags & CP_FD_WRITE) != 0);
+    int32_t id = cp__slot_alloc(&r->slots, CP__K_FD, u);
+    if (id < 0) {
+        free(u);
+        return id;
+    }
+    u->id = id;
+    r->nfds++;
+    if (u->rd.open && (rc = cp__watch_set(r, &u->w, CP__IN)) < 0) {
+        u->flags &= ~CP_FD_CLOSE;   /* refused: the fd stays the caller's */
+        cp__ufd_destroy(r, u);
+        return rc;
+    }
+    u->next = r->ufds;
+    if (r->ufds)
+        r->ufds->prev = u;
+    r->ufds = u;
+    return id;
+}
+
+void cp__ufd_free(cp__ufd *u)
+{
+    cp__rs_fini(&u->rd);
+    cp__wq_clear(&u->wr.q);
+    free(u);
+}
+
+/* Stop watching, close what is ours, free the id (no record). */
+void cp__ufd_destroy(cp_reactor *r, cp__ufd *u)
+{
+    cp__watch_set(r, &u->w, 0);
+    u->w.fd = -1;
+    cp__close_fd(u->dupfd);
+    if (u->flags & CP_FD_CLOSE)
+        close(u->fd);
+    r->nfds -= u->dupfd >= 0 ? 2 : 1;
+    cp__ws_fini(r, &u->wr);
+    cp__rs_fini(&u->rd);
+    cp__slot_free(&r->slots, u->id);
+    if (u->prev)
+        u->prev->next = u->next;
+    else if (r->ufds == u)
+        r->ufds = u->next;
+    if (u->next)
+        u->next->prev = u->prev;
+    if (r->in_pass) {
+        u->dead_next = r->dead_ufds;
+        r->dead_ufds = u;
+    } else {
+        cp__ufd_free(u);
+    }
+}
+
+int cp_fd_remove(cp_reactor *r, int32_t id)
+{
+    cp__ufd *u = cp__slot_get(&r->slots, id, CP__K_FD);
+    if (!u)
+        return -ESTALE;
+    cp__ufd_destroy(r, u);
+    return 0;
+}
+
+int cp__ufd_event(cp_reactor *r, cp__watch *w, uint32_t ev)
+{
+    cp__ufd *u = w->owner;
+    if (!cp__room(r, CP__WORK_RECS))
+        return -1;
+    if ((ev & CP__IN) && u->rd.open) {
+        int rc = cp__rs_read(r, &u->rd, w, u->id, 0);
+        if (rc < 0)
+            return -1;
+        if (rc == 1) {
+            cp__rs_fini(&u->rd);
+            cp__watch_set(r, &u->w, w->want & ~CP__IN);
+        }
+    }
+    if ((ev & CP__OUT) && u->wr.open) {
+        int rc = cp__ws_write(r, &u->wr, w, u->id, 0);
+        if (rc < 0)
+            return -1;
+        if (rc == 1) {
+            shutdown(w->fd, SHUT_WR);   /* a socket's peer sees EOF now */
+            cp__watch_set(r, &u->w, w->want & ~CP__OUT);
+        }
+    }
+    if (!u->rd.open && !u->wr.open)
+        cp__ufd_destroy(r, u);
+    return 0;
+}
+
+void cp__ufds_close(cp_reactor *r)
+{
+    while (r->ufds)
+        cp__ufd_destroy(r, r->ufds);
+}
