@@ -187,8 +187,9 @@ class EngineClient(EngineBaseTimer):
     def _cp_register(self, reactor, ids):
         """Register the client's own streams with the reactor."""
 
-    def _cp_abort(self, reactor, ids):
-        """Release what the reactor holds for this client, now."""
+    def _cp_abort(self, reactor, ids, flush):
+        """Release what the reactor holds for this client, now; with flush,
+        deliver unfinished lines of its user streams first."""
 
     def _fire(self):
         """Timeout timer (clients without a reactor-side timeout)."""
@@ -337,7 +338,7 @@ class _ProcessClient(EngineClient):
         if self._weof and not self._stdin_null:
             reactor.write_eof(self._cid, _r.CP_STDIN)
 
-    def _cp_abort(self, reactor, ids):
+    def _cp_abort(self, reactor, ids, flush):
         cid = self._cid
         if cid and ids.pop(cid, None) is not None:
             try:

@@ -411,14 +411,24 @@ class StreamClient(EngineClient):
             self._engine._timer_schedule(self)
         self._start()
 
-    def _cp_abort(self, reactor, ids):
-        for stream in self.streams.values():
-            sid, stream._cid = stream._cid, 0
-            if sid and ids.pop(sid, None) is not None:
+    def _cp_abort(self, reactor, ids, flush):
+        for stream in list(self.streams.values()):
+            sid = stream._cid
+            if not sid or ids.get(sid) is None:
+                continue
+            if flush and stream.evmask & 1:
                 try:
-                    reactor.fd_remove(sid)
+                    partial = reactor.partial(sid)
                 except OSError:
-                    pass  # its slot ended in this very batch (EOF/WCLOSED)
+                    partial = b""
+                if partial:
+                    self._stream_lines(stream.name, partial)
+            stream._cid = 0
+            ids.pop(sid, None)
+            try:
+                reactor.fd_remove(sid)
+            except OSError:
+                pass  # its slot ended in this very batch (EOF/WCLOSED)
         if self._armed:
             self._engine._timer_disarm(self)
 
