@@ -121,11 +121,11 @@ class PdshClient(ExecClient):
         if self.fire_delay > -EPSILON:
             self._engine._timer_schedule(self)
 
-    def _cp_abort(self, reactor, ids):
+    def _cp_abort(self, reactor, ids, flush):
         pid = getattr(self, "pid", None)
         if pid and self._cid in ids:
             _interrupt(pid)
-        ExecClient._cp_abort(self, reactor, ids)
+        ExecClient._cp_abort(self, reactor, ids, flush)
 
     # output
 
