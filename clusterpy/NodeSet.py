@@ -16,7 +16,7 @@ import fnmatch
 import re
 import string
 import sys
-from itertools import product
+from itertools import chain, product, repeat
 from typing import Iterable, Iterator, Optional
 
 import clusterpy.NodeUtils as NodeUtils
@@ -41,10 +41,13 @@ NOGROUP_RESOLVER = RESOLVER_NOGROUP
 
 # a node name is split into text and numbers with this expression
 _NODE_PARTS = re.compile(r"(\D*)(\d*)")
-# one text part then one number: the common single node name
-_NODE_1D = re.compile(r"(\D*)(\d+)")
 # names free of any operator, bracket, group, wildcard or blank
 _PLAIN_NAME = re.compile(r"[^\[\],!&^@*?\s]+")
+# comma-separated plain names
+_PLAIN_LIST = re.compile(r"[^\[\]!&^@*?]+")
+_NOT_PLAIN = re.compile(r"[\[\],!&^@*?\t\r\f\v\x0b\x1c-\x1f\x85\xa0 ]|[^\x00-\x7f]")
+# a name split into text and (ASCII) numbers
+_DIGIT_RUNS = re.compile(r"([0-9]+)")
 _OPERATORS = re.compile(r"[,!&^]")
 
 
@@ -165,13 +168,7 @@ class NodeSetBase(object):
 
     def __iter__(self) -> Iterator[str]:
         """Iterate over node names, in sorted order."""
-        for pat, rset in sorted(self._patterns.items()):
-            if not rset:
-                yield pat % ()
-            elif rset.dim() == 1:
-                yield from _names_1d(pat, rset)
-            else:
-                yield from map(pat.__mod__, rset)
+        return chain.from_iterable(map(_names_of, sorted(self._patterns.items())))
 
     striter = __iter__
 
@@ -402,7 +399,7 @@ class NodeSetBase(object):
                 else:
                     cnt = 1
                     if index == seen:
-                        return pat
+                        return pat % ()     # unescaped (compat note)
                 seen += cnt
             raise IndexError("%d out of range" % index)
         raise TypeError("NodeSet indices must be integers")
@@ -618,6 +615,16 @@ def _copy_patterns(patterns):
             for pat, rangeset in patterns.items()}
 
 
+def _names_of(item):
+    """Node names of a (pattern, RangeSet/RangeSetND/None) item."""
+    pat, rset = item
+    if not rset:
+        return (pat % (),)
+    if rset.dim() == 1:
+        return _names_1d(pat, rset)
+    return map(pat.__mod__, rset)
+
+
 def _names_1d(pat, rset):
     """Node names of a 1D pattern and its RangeSet."""
     parts = pat.split("%s")
@@ -628,6 +635,20 @@ def _names_1d(pat, rset):
             return (head + idx + tail for idx in strs)
         return map(head.__add__, strs)
     return map(pat.__mod__, rset.striter())
+
+
+def _plain_names(items):
+    """Escaped names of a list of strings when all are plain node names
+    (checked in one pass over their concatenation), else None."""
+    try:
+        joined = "\n".join(items)
+    except TypeError:
+        return None
+    if (_NOT_PLAIN.search(joined) or "\n\n" in joined
+            or joined.count("\n") != len(items) - 1
+            or not joined or joined[0] == "\n" or joined[-1] == "\n"):
+        return None
+    return joined.replace('%', '%%').split("\n")
 
 
 def _strip_escape(nsstr):
@@ -688,6 +709,10 @@ class ParsingEngine(object):
             pat, rangesets = self._scan_string_single(nsstr, autostep)
             nodeset._add_new(pat, _rsets4nsb(rangesets, autostep))
             return nodeset
+        if _PLAIN_LIST.fullmatch(nsstr):
+            names = [name.strip() for name in nsstr.split(',')]
+            if all(map(_PLAIN_NAME.fullmatch, names)):
+                return _nodeset_of_plain(names, autostep, self)
         all_nodes = None    # all nodes, computed once for wildcards
         for opc, pat, rgnd in self._scan_string(nsstr, autostep):
             if self.group_resolver and pat[0] == '@':
@@ -712,6 +737,8 @@ class ParsingEngine(object):
                         wcns.update(NodeSetBase(wcp, _rsets4nsb(wcr, autostep),
                                                 False))
                 getattr(nodeset, opc)(wcns)
+            elif opc == 'update':
+                nodeset._add(pat, rgnd, False)    # rgnd is ours: no copy
             else:
                 getattr(nodeset, opc)(NodeSetBase(pat, rgnd, False))
         return nodeset
@@ -920,6 +947,84 @@ class ParsingEngine(object):
                 amended.append(shifted + step if '-' in shifted else shifted)
             inner = ','.join(amended)
         return outerstrip, inner
+
+
+def _group_names(names, joined=None):
+    """{pattern: [index strings of axis 0, of axis 1...]} of plain ASCII
+    node names (escaped), split in a few passes over their concatenation."""
+    if joined is None:
+        joined = "\n".join(names)
+    if '%' in joined:
+        return _group_names_slow(names)
+    pats = _DIGIT_RUNS.sub("%s", joined).split("\n")
+    digits = _DIGIT_RUNS.findall(joined)
+    first = pats[0]
+    if pats.count(first) == len(pats):
+        width = first.count("%s")
+        return {first: [digits[axis::width] for axis in range(width)]}
+    if len(digits) == len(pats) and all(map(str.__contains__, pats, repeat("%s"))):
+        groups = {}
+        for pat, idx in zip(pats, digits):
+            entry = groups.get(pat)
+            if entry is None:
+                groups[pat] = [idx]
+            else:
+                entry.append(idx)
+        return {pat: [idxs] for pat, idxs in groups.items()}
+    return _group_names_slow(names)
+
+
+def _group_names_slow(names):
+    """_group_names(), one name at a time."""
+    groups = {}
+    split = _DIGIT_RUNS.split
+    for name in names:
+        parts = split(name)
+        pat = "%s".join(parts[0::2])
+        entry = groups.get(pat)
+        if entry is None:
+            entry = groups[pat] = []
+        entry.append(parts[1::2])
+    return {pat: [list(col) for col in zip(*rows)]
+            for pat, rows in groups.items()}
+
+
+def _nodeset_of_plain(names, autostep, parser):
+    """NodeSetBase of escaped plain node names."""
+    joined = "\n".join(names)
+    if not joined.isascii():
+        nodeset = NodeSetBase()
+        for name in names:
+            nodeset.update(parser.parse_string(name, autostep))
+        return nodeset
+    nodeset = NodeSetBase()
+    patterns = nodeset._patterns
+    for pat, columns in _group_names(names, joined).items():
+        if not columns:
+            patterns[pat] = None
+        elif len(columns) == 1:
+            keys = sorted(set(_index_keys(columns[0])))
+            patterns[pat] = _rangeset_of_keys(keys, autostep)
+        else:
+            for column in columns:
+                _check_index_sizes(column)
+            rset = RangeSetND._from_columns(columns)
+            rset.autostep = autostep
+            patterns[pat] = rset
+    return nodeset
+
+
+def _check_index_sizes(digits):
+    """Raise the parse error of an index string past 1e100, if any."""
+    if max(map(len, digits)) > 100:
+        for text in digits:
+            _index_key(text)
+
+
+def _index_keys(digits):
+    """Keys of index strings of node names (error past 1e100)."""
+    _check_index_sizes(digits)
+    return _R.keys_of_digits(digits)
 
 
 def _one_key(idx):
@@ -1148,8 +1253,34 @@ class NodeSet(NodeSetBase):
 
     def issuperset(self, other) -> bool:
         """Report whether this node set contains another one."""
+        if isinstance(other, str):
+            found = self._has_name(other)
+            if found is not None:
+                return found
         nodeset = self._parser.parse(other, self._autostep)
         return NodeSetBase.issuperset(self, nodeset)
+
+    def _has_name(self, text):
+        """Membership of one plain node name without building objects, or
+        None when the text needs the full parser."""
+        name = _strip_escape(text)
+        if not name.isascii() or not _PLAIN_NAME.fullmatch(name):
+            return None
+        parts = _DIGIT_RUNS.split(name)
+        pat = "%s".join(parts[0::2])
+        patterns = self._patterns
+        if pat not in patterns:
+            return False
+        rset = patterns[pat]
+        if not rset:
+            return True
+        keys = [_index_key(digits) for digits in parts[1::2]]
+        if len(keys) == 1:
+            if isinstance(rset, RangeSet):
+                return _R.contains(rset._lo, rset._hi, keys[0])
+        elif isinstance(rset, RangeSetND) and rset.dim() == len(keys):
+            return rset._has_point(keys)
+        return None
 
     def __getitem__(self, index):
         """Node name at a position, or a NodeSet for a slice."""
@@ -1179,11 +1310,99 @@ class NodeSet(NodeSetBase):
 
     def update(self, other) -> None:
         """Add nodes (node set string or NodeSet)."""
-        nodeset = self._parser.parse(other, self._autostep)
-        NodeSetBase.update(self, nodeset)
+        if isinstance(other, str):
+            if not self._add_name(other):
+                self._adopt(self._parser.parse(other, self._autostep))
+        else:
+            NodeSetBase.update(self, self._parser.parse(other, self._autostep))
+
+    def _adopt(self, nodeset):
+        """Add the nodes of a NodeSetBase built for this call: its RangeSets
+        are taken over, not copied."""
+        patterns = self._patterns
+        autostep = self._autostep
+        for pat, rangeset in nodeset._patterns.items():
+            if pat in patterns:
+                self._add(pat, rangeset)
+            else:
+                if rangeset and autostep is not None:
+                    rangeset.autostep = autostep
+                patterns[pat] = rangeset
+
+    def _plain_parts(self, text):
+        """(pattern, index strings) of a plain node name of at most one
+        number, or None when the text needs the full parser."""
+        name = _strip_escape(text)
+        if not name.isascii() or not _PLAIN_NAME.fullmatch(name):
+            return None
+        parts = _DIGIT_RUNS.split(name)
+        if len(parts) > 3:
+            return None
+        return "%s".join(parts[0::2]), parts[1::2]
+
+    def _add_name(self, text):
+        """Add one plain node name in place; False if not handled."""
+        found = self._plain_parts(text)
+        if found is None:
+            return False
+        pat, digits = found
+        patterns = self._patterns
+        rset = patterns.get(pat)
+        if not digits:
+            if rset is not None:
+                raise NodeSetError("Invalid operation")
+            patterns[pat] = None
+            return True
+        key = _index_key(digits[0])
+        if rset is None:
+            if pat in patterns:
+                raise NodeSetError("Invalid operation")
+            rset = patterns[pat] = RangeSet._from_intervals([key], [key + 1], None)
+            rset.autostep = self._autostep
+        elif isinstance(rset, RangeSet):
+            _R.insert(rset._lo, rset._hi, key, key + 1)
+            rset._changed()
+        else:
+            return False
+        return True
+
+    def _discard_name(self, text, strict):
+        """Remove one plain node name in place (KeyError if strict and
+        missing); False if not handled."""
+        found = self._plain_parts(text)
+        if found is None:
+            return False
+        pat, digits = found
+        patterns = self._patterns
+        if pat not in patterns:
+            if strict:
+                raise KeyError(pat)
+            return True
+        rset = patterns[pat]
+        if not rset or not digits:
+            del patterns[pat]
+            return True
+        if not isinstance(rset, RangeSet):
+            return False
+        key = _index_key(digits[0])
+        if not _R.contains(rset._lo, rset._hi, key):
+            if strict:
+                raise KeyError(digits[0])
+            return True
+        _R.cut(rset._lo, rset._hi, key, key + 1)
+        rset._changed()
+        if not rset._lo:
+            del patterns[pat]
+        return True
 
     def updaten(self, others) -> None:
         """Add the nodes of several node set strings or NodeSets."""
+        if not isinstance(others, (list, tuple)):
+            others = list(others)
+        names = _plain_names(others)
+        if names is not None:
+            self._update_plain(names)
+            return
         names = []
         for other in others:
             if isinstance(other, str):
@@ -1198,44 +1417,8 @@ class NodeSet(NodeSetBase):
 
     def _update_plain(self, names):
         """Add escaped plain node names (no bracket, operator or group)."""
-        if not names:
-            return
-        one_d = {}      # pattern -> index strings
-        multi = {}      # pattern -> index tuples
-        flat = []       # patterns without index
-        match_1d = _NODE_1D.fullmatch
-        for name in names:
-            mobj = match_1d(name)
-            if mobj is not None:
-                pfx, idx = mobj.groups()
-                pat = pfx + "%s"
-                try:
-                    one_d[pat].append(idx)
-                except KeyError:
-                    one_d[pat] = [idx]
-                continue
-            parts = _NODE_PARTS.findall(name)
-            parts.pop()
-            idxs = tuple(idx for _, idx in parts if idx)
-            pat = "".join(pfx + "%s" if idx else pfx for pfx, idx in parts)
-            if not idxs:
-                flat.append(pat)
-            else:
-                multi.setdefault(pat, []).append(idxs)
-        autostep = self._autostep
-        batch = NodeSetBase()
-        patterns = batch._patterns
-        for pat, idxs in one_d.items():
-            keys = sorted(set(map(_index_key, idxs)))
-            patterns[pat] = _rangeset_of_keys(keys, autostep)
-        for pat, vecs in multi.items():
-            points = {tuple(map(_index_key, vec)) for vec in vecs}
-            rset = RangeSetND._from_points(points)
-            rset.autostep = autostep
-            patterns[pat] = rset
-        for pat in flat:
-            patterns[pat] = None
-        NodeSetBase.update(self, batch)
+        if names:
+            self._adopt(_nodeset_of_plain(names, self._autostep, self._parser))
 
     def intersection_update(self, other) -> None:
         """Keep only the nodes also found in another node set."""
@@ -1244,6 +1427,8 @@ class NodeSet(NodeSetBase):
 
     def difference_update(self, other, strict: bool = False) -> None:
         """Remove nodes; with strict, KeyError if one is not here."""
+        if isinstance(other, str) and self._discard_name(other, strict):
+            return
         nodeset = self._parser.parse(other, self._autostep)
         NodeSetBase.difference_update(self, nodeset, strict)
 

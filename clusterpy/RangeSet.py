@@ -7,6 +7,7 @@ subclass, but its elements are kept as sorted key intervals (see
 ``RangeSet("0-999999999")`` is as cheap as ``RangeSet("0-9")``.
 """
 
+import re
 from typing import Iterable, Iterator, Optional, Union
 
 from clusterpy import _ranges as _R
@@ -127,35 +128,55 @@ def _parse_subrange(subrange):
     return start, stop + 1, step, pad
 
 
+# "a-b" without sign, blank or step: the common subrange
+_SIMPLE_RANGE = re.compile(r"([0-9]+)-([0-9]+)")
+# comma-separated single indexes
+_SINGLES = re.compile(r"[0-9]+(?:,[0-9]+)*")
+
+
+def _intervals_of_subrange(subrange):
+    """Key intervals of one comma-free subrange (already stripped)."""
+    if subrange.isdigit() and subrange.isascii() and len(subrange) <= 100:
+        key = _R.key_of(subrange)
+        return [key], [key + 1]
+    match = _SIMPLE_RANGE.fullmatch(subrange)
+    if match is not None:
+        begin, end = match.groups()
+        pad = len(begin) if begin[0] == '0' and len(begin) > 1 else 0
+        padded_end = end[0] == '0' and end.strip('0')
+        if not ((pad or padded_end) and len(begin) != len(end)):
+            start = int(begin)
+            stop = int(end)
+            if start <= stop and len(end) <= 100:
+                return _R.intervals_for_range(start, stop + 1, 1, pad)
+    return _R.intervals_for_range(*_parse_subrange(subrange))
+
+
 def _intervals_of_pattern(pattern):
     """Key intervals of a range set string."""
-    if pattern.isdigit() and pattern.isascii():
-        key = _R.key_of(pattern)
-        return [key], [key + 1]
+    if ',' not in pattern:
+        return _intervals_of_subrange(pattern.strip())
+    if _SINGLES.fullmatch(pattern):
+        singles = pattern.split(',')
+        if max(map(len, singles)) <= 100:
+            return _R.from_keys(_R.keys_of_digits(singles))
     los = []
     his = []
-    single = []
+    ordered = True
     for subrange in pattern.split(','):
-        subrange = subrange.strip()
-        if subrange.isdigit() and subrange.isascii():
-            single.append(_R.key_of(subrange))
-            continue
-        start, stop, step, pad = _parse_subrange(subrange)
-        sub_lo, sub_hi = _R.intervals_for_range(start, stop, step, pad)
+        sub_lo, sub_hi = _intervals_of_subrange(subrange.strip())
+        if ordered and his and sub_lo and sub_lo[0] <= his[-1]:
+            ordered = False
         los.extend(sub_lo)
         his.extend(sub_hi)
-    if single:
-        single_lo, single_hi = _R.from_keys(single)
-        if not los:
-            return single_lo, single_hi
-        los.extend(single_lo)
-        his.extend(single_hi)
-    return _normalize(los, his)
+    if ordered:
+        return los, his
+    return _merge_unsorted(los, his)
 
 
 def _normalize(los, his):
-    """Canonical intervals of possibly overlapping, unsorted intervals."""
-    if len(los) <= 1 or all(map(int.__lt__, his[:-1], los[1:])):
+    """Canonical intervals of concatenated interval lists."""
+    if all(map(int.__lt__, his[:-1], los[1:])):
         return los, his
     return _merge_unsorted(los, his)
 
@@ -216,13 +237,11 @@ class RangeSet(set):
         :param pattern: optional string pattern or iterable of indexes
         :param autostep: optional autostep threshold
         """
-        set.__init__(self)
         self._lo = []
         self._hi = []
         self._len = 0
         self._cum = None
-        self._autostep = None
-        self.autostep = autostep
+        self._autostep = AUTOSTEP_DISABLED if autostep is None else int(autostep) - 1
         if pattern is None:
             return
         if isinstance(pattern, str):
@@ -255,7 +274,6 @@ class RangeSet(set):
     @classmethod
     def _from_intervals(cls, lo, hi, autostep_internal):
         inst = cls.__new__(cls)
-        set.__init__(inst)
         inst._lo = lo
         inst._hi = hi
         inst._len = -1
@@ -302,11 +320,10 @@ class RangeSet(set):
             value = 1
         los = []
         his = []
-        for _, vals in _R.segments(self._lo, self._hi):
-            for start, stop in vals:
-                sub_lo, sub_hi = _R.intervals_for_range(start, stop, 1, value)
-                los.extend(sub_lo)
-                his.extend(sub_hi)
+        for start, stop, _ in _R.value_intervals(self._lo, self._hi):
+            sub_lo, sub_hi = _R.intervals_for_range(start, stop, 1, value)
+            los.extend(sub_lo)
+            his.extend(sub_hi)
         self._set(*_merge_unsorted(los, his))
 
     def get_autostep(self) -> Optional[int]:
@@ -348,9 +365,8 @@ class RangeSet(set):
 
     def intiter(self) -> Iterator[int]:
         """Iterate over elements as integers (padding is lost)."""
-        for width, kbase, first, end in _R.classes(self._lo):
-            for idx in range(first, end):
-                yield from range(self._lo[idx] - kbase, self._hi[idx] - kbase)
+        for start, stop, _ in _R.value_intervals(self._lo, self._hi):
+            yield from range(start, stop)
 
     def contiguous(self) -> Iterator["RangeSet"]:
         """Object-based iterator over contiguous range sets."""
@@ -390,7 +406,9 @@ class RangeSet(set):
     def __str__(self) -> str:
         """Folded string: comma-separated ranges (x-y/step format)."""
         if self._autostep >= AUTOSTEP_DISABLED:
-            return ','.join(_R.fold_plain(self._lo, self._hi))
+            plain = _R.fold_plain(self._lo, self._hi)
+            if plain is not None:
+                return ','.join(plain)
         return ','.join(_R.format_slices(self._folded()))
 
     __repr__ = __str__
@@ -691,16 +709,22 @@ class RangeSet(set):
 
     def updaten(self, rangesets) -> None:
         """Add the elements of several sets or range strings."""
+        los = []
+        his = []
         for rng in rangesets:
             if isinstance(rng, RangeSet):
-                self._update_intervals(rng._lo, rng._hi)
+                sub_lo, sub_hi = rng._lo, rng._hi
             elif isinstance(rng, (set, frozenset)):
-                self.update(rng)
+                sub_lo, sub_hi = _R.from_sorted_keys(_keys_of(rng))
             elif isinstance(rng, str):
-                self._update_intervals(*_intervals_of_pattern(rng))
+                sub_lo, sub_hi = _intervals_of_pattern(rng)
             else:
                 other = RangeSet(rng)
-                self._update_intervals(other._lo, other._hi)
+                sub_lo, sub_hi = other._lo, other._hi
+            los.extend(sub_lo)
+            his.extend(sub_hi)
+        if los:
+            self._update_intervals(*_normalize(los, his))
 
     def clear(self) -> None:
         """Remove all elements."""
@@ -732,7 +756,7 @@ class RangeSet(set):
         """Remove an element if present."""
         try:
             key = _key_of_element(element, pad)
-        except (ValueError, TypeError):
+        except ValueError:
             return
         _R.cut(self._lo, self._hi, key, key + 1)
         self._changed()

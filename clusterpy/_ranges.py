@@ -25,7 +25,7 @@ Invariant to keep: ``lo[i] < hi[i] < lo[i + 1]`` for every ``i``.
 """
 
 from bisect import bisect_left, bisect_right
-from itertools import accumulate, compress, islice
+from itertools import accumulate, chain, compress, islice, repeat
 from operator import lt, sub
 
 #: _BASES[w - 1] is the key of value 0 written with width w
@@ -69,6 +69,15 @@ def key_of(text):
     if text[:1] == "-" and text[1:2] != "0" and text[1:].isdigit() and text.isascii():
         return int(text) - 1
     raise ValueError("invalid index %r" % (text,))
+
+
+def keys_of_digits(texts):
+    """Keys of a list of ASCII digit strings (the loops run in C)."""
+    widest = max(map(len, texts))
+    if widest >= len(_BASES):
+        _grow(widest)
+    bases = map(_BASES.__getitem__, map(sub, map(len, texts), repeat(1)))
+    return list(map(int.__add__, bases, map(int, texts)))
 
 
 def key_of_int(value, pad=0):
@@ -116,12 +125,23 @@ def formatter(width, kbase, lo_value):
     return ("%%0%dd" % width).__mod__
 
 
+def class_values(lo, hi, kbase, first, end):
+    """Iterator over the values of intervals first..end-1 of one class."""
+    if kbase:
+        starts = map(sub, lo[first:end], repeat(kbase))
+        stops = map(sub, hi[first:end], repeat(kbase))
+    else:
+        starts = lo[first:end]
+        stops = hi[first:end]
+    return chain.from_iterable(map(range, starts, stops))
+
+
 def iter_strs(lo, hi):
-    """Iterate element strings in order."""
-    for width, kbase, first, end in classes(lo):
-        fmt = formatter(width, kbase, lo[first] - kbase)
-        for idx in range(first, end):
-            yield from map(fmt, range(lo[idx] - kbase, hi[idx] - kbase))
+    """Iterate element strings in order (the loops run in C)."""
+    return chain.from_iterable(
+        map(formatter(width, kbase, lo[first] - kbase),
+            class_values(lo, hi, kbase, first, end))
+        for width, kbase, first, end in classes(lo))
 
 
 def intervals_for_range(start, stop, step, pad):
@@ -403,118 +423,130 @@ def select(lo, hi, cum, start, stop, step):
 
 # -- folding ---------------------------------------------------------------
 #
-# A folded string lists runs of elements.  A run never mixes paddings: a run
-# that starts with a zero-padded element only holds elements of that width,
-# and a run that starts unpadded only holds unpadded elements (of any width).
-# So the sorted elements split into *segments* (whole width classes) that
-# fold independently: a class whose smallest element is zero-padded is a
-# segment of its own, printed with that width; consecutive classes without
-# padded element form one segment, printed without padding.
+# The folded string lists *runs*: progressions of elements printed as "a-b"
+# (step 1), "a-b/s" (when autostep allows) or one by one.  A run also has a
+# padding state, taken from the element that opened it: a run opened by a
+# zero-padded element of width w only holds elements of width w, a run
+# opened by an unpadded element only holds unpadded elements (any width).
+# The rules below are ClusterShell's, corner cases included (a run that
+# restarts at the last element of a failed progression keeps the padding
+# state of that progression).
 
 
-def segments(lo, hi):
-    """Yield (pad, values) per segment: values are sorted, disjoint
-    half-open value intervals (adjacent ones possible across widths)."""
-    seg_vals = None
+def value_intervals(lo, hi):
+    """Yield (start, stop, width) value intervals, in element order."""
     for width, kbase, first, end in classes(lo):
-        vals = [(lo[i] - kbase, hi[i] - kbase) for i in range(first, end)]
-        if width > 1 and vals[0][0] < 10 ** (width - 1):
-            if seg_vals:
-                yield 0, seg_vals
-            seg_vals = None
-            yield width, vals
-        elif seg_vals is None:
-            seg_vals = vals
-        else:
-            seg_vals.extend(vals)
-    if seg_vals:
-        yield 0, seg_vals
+        for idx in range(first, end):
+            yield lo[idx] - kbase, hi[idx] - kbase, width
 
 
-def fold_plain(lo, hi):
-    """Folded range strings when no step is ever used (autostep off)."""
-    out = []
-    append = out.append
-    for pad, vals in segments(lo, hi):
-        # join value intervals that touch across a width change (9 | 10)
-        runs = []
-        for start, stop in vals:
-            if runs and runs[-1][1] == start:
-                runs[-1] = (runs[-1][0], stop)
+def _pieces(lo, hi):
+    """Yield (start, stop, padded, width): value intervals of elements of
+    the same width and zero-padding, in element order."""
+    for width, kbase, first, end in classes(lo):
+        if width <= 1:
+            for idx in range(first, end):
+                yield lo[idx] - kbase, hi[idx] - kbase, False, width
+            continue
+        limit = 10 ** (width - 1)
+        for idx in range(first, end):
+            start = lo[idx] - kbase
+            stop = hi[idx] - kbase
+            if start < limit < stop:
+                yield start, limit, True, width
+                yield limit, stop, False, width
             else:
-                runs.append((start, stop))
-        if pad:
-            fmt1 = ("%%0%dd" % pad).__mod__
-            fmt2 = ("%%0%dd-%%0%dd" % (pad, pad)).__mod__
-        else:
-            fmt1 = str
-            fmt2 = "%d-%d".__mod__
-        for start, stop in runs:
-            if stop - start == 1:
-                append(fmt1(start))
-            else:
-                append(fmt2((start, stop - 1)))
-    return out
+                yield start, stop, start < limit, width
 
 
 def fold_slices(lo, hi, autostep, last_autostep):
     """Runs as (start, stop, step, pad) value slices, folding a progression
-    into one run when it holds more than ``autostep`` steps.  This follows
-    RangeSet's historical rules exactly, including their corner cases: a
-    single trailing element has step None, and the last run is judged with
-    ``last_autostep``."""
+    into one run when it holds more than ``autostep`` steps; the last run
+    is judged with ``last_autostep`` and, when it is a single element, has
+    step None."""
     out = []
     append = out.append
-    seglist = list(segments(lo, hi))
-    nseg = len(seglist)
-    for segno, (pad, vals) in enumerate(seglist):
-        start = step = last = None
-
-        for a, b in vals:
-            # feed a, a + 1 and jump to b - 1 (feeding the elements of a
-            # progression one by one changes nothing after its second one)
-            for elem in ((a,) if b - a == 1 else (a, a + 1)):
-                if start is None:
-                    start = last = elem
-                    continue
-                if step is None:
-                    step = elem - last
-                    last = elem
-                    continue
-                gap = elem - last
-                if gap == step:
-                    last = elem
-                    continue
-                if step == 1 or last - start >= autostep * step:
-                    append((start, last + 1, step, pad))
-                    start = elem
-                else:
-                    for j in range(start, last - step + 1, step):
-                        append((j, j + 1, 1, pad))
-                    start = last
+    start = step = last = None
+    run_padded = False
+    run_width = 0
+    for p_start, p_stop, padded, width in _pieces(lo, hi):
+        # a progression of alike elements: feeding its first two elements
+        # sets the step, the others can only extend the run
+        for elem in ((p_start,) if p_stop - p_start == 1 else (p_start, p_start + 1)):
+            if start is None:
+                start = last = elem
+                run_padded = padded
+                run_width = width
+                continue
+            pad_break = width != run_width if run_padded else padded
+            gap = elem - last
+            step_break = not pad_break and step is not None and step != gap
+            if not (pad_break or step_break):
                 step = gap
                 last = elem
-            if b - a > 2:
-                last = b - 1
-
-        if start is None:
-            continue
-        if segno + 1 < nseg:
-            # padding change: flush the current run
-            if step is None:
-                append((start, last + 1, 1, pad))
-            elif step == 1 or last - start >= autostep * step:
-                append((start, last + 1, step, pad))
+                continue
+            pad = run_width if run_padded else 0
+            run_step = 1 if step is None else step
+            if step is None or step == 1 or last - start >= autostep * step:
+                append((start, last + 1, run_step, pad))
+                start = elem
+                run_padded = padded
+                run_width = width
             else:
-                for j in range(start, last + 1, step):
+                for j in range(start, last + 1 if pad_break else last - step + 1,
+                               step):
                     append((j, j + 1, 1, pad))
-        elif step is None:
-            append((start, last + 1, None, pad))
-        elif step == 1 or last - start >= last_autostep * step:
+                if pad_break:
+                    start = elem
+                    run_padded = padded
+                    run_width = width
+                else:
+                    start = last
+            step = gap if step_break else None
+            last = elem
+        if p_stop - p_start > 2:
+            last = p_stop - 1
+    if start is not None:
+        pad = run_width if run_padded else 0
+        if step is None or step == 1 or last - start >= last_autostep * step:
             append((start, last + 1, step, pad))
         else:
             for j in range(start, last + 1, step):
                 append((j, j + 1, 1, pad))
+    return out
+
+
+def fold_plain(lo, hi):
+    """Folded range strings without steps (autostep off) when the rules
+    above reduce to "maximal runs of consecutive values": the set has no
+    zero-padded element, or a single width.  None otherwise."""
+    out = []
+    widths = list(classes(lo))
+    if len(widths) == 1:
+        width, kbase, first, end = widths[0]
+        pad = width if width > 1 else 0
+    else:
+        for width, kbase, first, end in widths:
+            if width > 1 and lo[first] - kbase < 10 ** (width - 1):
+                return None
+        pad = 0
+    # value intervals, joined where they touch across a width change
+    vlo = []
+    vhi = []
+    for width, kbase, first, end in widths:
+        if vhi and vhi[-1] == lo[first] - kbase:
+            vhi[-1] = hi[first] - kbase
+            first += 1
+        vlo.extend([key - kbase for key in lo[first:end]])
+        vhi.extend([key - kbase for key in hi[first:end]])
+    if pad:
+        fmt1 = ("%%0%dd" % pad).__mod__
+        fmt2 = ("%%0%dd-%%0%dd" % (pad, pad)).__mod__
+    else:
+        fmt1 = str
+        fmt2 = "%d-%d".__mod__
+    out = [fmt1(start) if stop - start == 1 else fmt2((start, stop - 1))
+           for start, stop in zip(vlo, vhi)]
     return out
 
 

@@ -30,6 +30,15 @@ def _vectors(boxes, autostep_internal):
             for box in boxes]
 
 
+def _vectors_like(boxes, template):
+    """RangeSet vectors of boxes, each axis with the autostep of the
+    RangeSet of that axis in the template vector."""
+    make = RangeSet._from_intervals
+    autosteps = [rg._autostep for rg in template]
+    return [[make(list(lo), list(hi), autostep)
+             for (lo, hi), autostep in zip(box, autosteps)] for box in boxes]
+
+
 def _size(vec):
     return reduce(mul, [len(rg) for rg in vec])
 
@@ -79,12 +88,22 @@ class RangeSetND(object):
         inst = cls()
         inst._autostep = autostep_internal
         if points:
-            axes = _ndfold.is_box(points, len(next(iter(points))))
+            axes = _ndfold.is_box(points)
             if axes is not None:
                 boxes = [tuple(_R.from_sorted_keys(keys) for keys in axes)]
             else:
                 boxes = _ndfold.fold_points(points)
             inst._veclist = _vectors(boxes, autostep_internal)
+        inst._dirty = False
+        return inst
+
+    @classmethod
+    def _from_columns(cls, columns, autostep_internal=AUTOSTEP_DISABLED):
+        """New folded RangeSetND of points given as aligned per-axis lists
+        of index strings."""
+        inst = cls()
+        inst._autostep = autostep_internal
+        inst._veclist = _vectors(_ndfold.fold_columns(columns), autostep_internal)
         inst._dirty = False
         return inst
 
@@ -293,6 +312,17 @@ class RangeSetND(object):
             element = RangeSetND([[str(element)]])
         return element.issubset(self)
 
+    def _has_point(self, keys):
+        """Whether the point of these element keys is in the set."""
+        contains = _R.contains
+        for vec in self._folded():
+            for rg, key in zip(vec, keys):
+                if not contains(rg._lo, rg._hi, key):
+                    break
+            else:
+                return True
+        return False
+
     def _binary_sanity_check(self, other):
         if not isinstance(other, RangeSetND):
             raise TypeError("Binary operation only permitted between RangeSetND")
@@ -379,8 +409,12 @@ class RangeSetND(object):
         KeyError if one of them is not here."""
         if strict and other not in self:
             raise KeyError(other.difference(self)[0])
-        boxes = self._subtract(_boxes(self._veclist), _boxes(other._veclist))
-        self.veclist = _vectors(boxes, self._autostep)
+        others = _boxes(other._veclist)
+        veclist = []
+        for vec in self._veclist:
+            pieces = self._subtract(_boxes([vec]), others)
+            veclist.extend(_vectors_like(pieces, vec))
+        self.veclist = veclist
 
     def __isub__(self, other):
         self._binary_sanity_check(other)
