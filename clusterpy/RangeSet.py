@@ -11,6 +11,7 @@ import re
 from typing import Iterable, Iterator, Optional, Union
 
 from clusterpy import _ranges as _R
+from clusterpy._subset_order import SubsetOrder
 
 __all__ = ['RangeSetException',
            'RangeSetParseError',
@@ -32,13 +33,11 @@ class RangeSetException(Exception):
 
 
 class RangeSetParseError(RangeSetException):
-    """Raised when a range set string cannot be parsed."""
+    """Raised when a range set string cannot be parsed; ``part`` is the
+    faulty subrange (quoted at the end of the message when not empty)."""
 
     def __init__(self, part, msg):
-        if part:
-            msg = "%s : \"%s\"" % (msg, part)
-        RangeSetException.__init__(self, msg)
-        #: the faulty subrange
+        super().__init__('%s : "%s"' % (msg, part) if part else msg)
         self.part = part
 
 
@@ -46,7 +45,19 @@ class RangeSetPaddingError(RangeSetParseError):
     """Raised on an unrecoverable zero-padding mismatch."""
 
     def __init__(self, part, msg):
-        RangeSetParseError.__init__(self, part, "padding mismatch (%s)" % msg)
+        super().__init__(part, "padding mismatch (%s)" % msg)
+
+
+def autostep_internal(val):
+    """Internal form of an autostep value: the number of steps (not of
+    indexes) from which a progression is folded; AUTOSTEP_DISABLED for
+    None."""
+    return AUTOSTEP_DISABLED if val is None else int(val) - 1
+
+
+def autostep_public(internal):
+    """Public form (index count, or None) of an internal autostep value."""
+    return None if internal >= AUTOSTEP_DISABLED else internal + 1
 
 
 def _normalized_bounds(length, start, stop):
@@ -217,7 +228,7 @@ def _keys_of(iterable, strict=True):
     return sorted(keys)
 
 
-class RangeSet(set):
+class RangeSet(SubsetOrder, set):
     """
     Mutable set of cluster node indexes featuring a fast range-based API.
 
@@ -241,7 +252,7 @@ class RangeSet(set):
         self._hi = []
         self._len = 0
         self._cum = None
-        self._autostep = AUTOSTEP_DISABLED if autostep is None else int(autostep) - 1
+        self._autostep = autostep_internal(autostep)
         if pattern is None:
             return
         if isinstance(pattern, str):
@@ -283,24 +294,23 @@ class RangeSet(set):
 
     @classmethod
     def fromlist(cls, rnglist: Iterable, autostep: Optional[int] = None) -> "RangeSet":
-        """Class method that returns a new RangeSet with ranges from provided
-        list."""
-        inst = RangeSet(autostep=autostep)
-        inst.updaten(rnglist)
-        return inst
+        """New RangeSet of a list of range strings, sets or RangeSets."""
+        result = RangeSet(autostep=autostep)
+        result.updaten(rnglist)
+        return result
 
     @classmethod
     def fromone(cls, index, pad: int = 0, autostep: Optional[int] = None) -> "RangeSet":
         """New RangeSet of one index (integer with padding, or string) or of
         one range given as a slice object (with padding)."""
-        inst = RangeSet(autostep=autostep)
-        try:
-            inst.add(index, pad)
-        except TypeError:
+        result = RangeSet(autostep=autostep)
+        if isinstance(index, slice):
             if not index.stop:
                 raise ValueError("Invalid range upper limit (%s)" % index.stop)
-            inst.add_range(index.start or 0, index.stop, index.step or 1, pad)
-        return inst
+            result.add_range(index.start or 0, index.stop, index.step or 1, pad)
+        else:
+            result.add(index, pad)
+        return result
 
     # -- properties ------------------------------------------------------
 
@@ -327,17 +337,12 @@ class RangeSet(set):
         self._set(*_merge_unsorted(los, his))
 
     def get_autostep(self) -> Optional[int]:
-        """Get autostep value (property)"""
-        if self._autostep >= AUTOSTEP_DISABLED:
-            return None
-        return self._autostep + 1
+        """Minimum index count of a folded progression (None: off)."""
+        return autostep_public(self._autostep)
 
     def set_autostep(self, val: Optional[int]) -> None:
-        """Set autostep value (property)"""
-        if val is None:
-            self._autostep = AUTOSTEP_DISABLED
-        else:
-            self._autostep = int(val) - 1
+        """Set the minimum index count of a folded progression."""
+        self._autostep = autostep_internal(val)
 
     autostep = property(get_autostep, set_autostep)
 
@@ -550,17 +555,6 @@ class RangeSet(set):
         if isinstance(other, RangeSet):
             return _R.issubset(other._lo, other._hi, self._lo, self._hi)
         return all(self._has(elem) for elem in other)
-
-    __le__ = issubset
-    __ge__ = issuperset
-
-    def __lt__(self, other):
-        self._binary_sanity_check(other)
-        return len(self) < len(other) and self.issubset(other)
-
-    def __gt__(self, other):
-        self._binary_sanity_check(other)
-        return len(self) > len(other) and self.issuperset(other)
 
     def isdisjoint(self, other) -> bool:
         """Whether this RangeSet and another set have no element in common."""

@@ -15,7 +15,9 @@ from typing import Iterator, Optional
 
 from clusterpy import _ndfold
 from clusterpy import _ranges as _R
-from clusterpy.RangeSet import AUTOSTEP_DISABLED, RangeSet, _normalized_bounds
+from clusterpy._subset_order import SubsetOrder
+from clusterpy.RangeSet import (AUTOSTEP_DISABLED, RangeSet, _normalized_bounds,
+                                autostep_internal, autostep_public)
 
 
 def _boxes(veclist):
@@ -43,7 +45,7 @@ def _size(vec):
     return reduce(mul, [len(rg) for rg in vec])
 
 
-class RangeSetND(object):
+class RangeSetND(SubsetOrder):
     """
     N-dimensional RangeSet: a set of index vectors, such as the indexes of
     node names with several numbers (``x1000c2s3b0n1``).
@@ -213,20 +215,15 @@ class RangeSetND(object):
         return tuple(max(pads) for pads in zip(*per_vec))
 
     def get_autostep(self) -> Optional[int]:
-        """Get autostep value (property)"""
-        if self._autostep >= AUTOSTEP_DISABLED:
-            return None
-        return self._autostep + 1
+        """Minimum index count of a folded progression (None: off)."""
+        return autostep_public(self._autostep)
 
     def set_autostep(self, val: Optional[int]) -> None:
-        """Set autostep value (property), on every RangeSet too"""
-        if val is None:
-            self._autostep = AUTOSTEP_DISABLED
-        else:
-            self._autostep = int(val) - 1
+        """Set the autostep, here and on every RangeSet."""
+        internal = self._autostep = autostep_internal(val)
         for rgvec in self._veclist:
             for rg in rgvec:
-                rg._autostep = self._autostep
+                rg._autostep = internal
 
     autostep = property(get_autostep, set_autostep)
 
@@ -342,17 +339,6 @@ class RangeSetND(object):
         if len(mine) == 1 == len(theirs) and len(mine[0]) == 1 == len(theirs[0]):
             return mine[0][0].issuperset(theirs[0][0])
         return not self._subtract(_boxes(theirs), _boxes(mine))
-
-    __le__ = issubset
-    __ge__ = issuperset
-
-    def __lt__(self, other):
-        self._binary_sanity_check(other)
-        return len(self) < len(other) and self.issubset(other)
-
-    def __gt__(self, other):
-        self._binary_sanity_check(other)
-        return len(self) > len(other) and self.issuperset(other)
 
     # -- set operations ----------------------------------------------------
 
