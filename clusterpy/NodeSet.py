@@ -536,23 +536,34 @@ class ParsingEngine(object):
     def parse(self, nsobj, autostep) -> NodeSetBase:
         """NodeSetBase of a string, a NodeSetBase (returned as is) or None."""
         if isinstance(nsobj, str):
-            try:
-                return self.parse_string(nsobj, autostep)
-            except (NodeUtils.GroupSourceQueryFailed, RuntimeError) as exc:
-                raise NodeSetParseError(nsobj, str(exc))
+            return self._parse_checked(nsobj, _S.escape(nsobj), autostep)
         if nsobj is None:
             return NodeSetBase()
         if isinstance(nsobj, NodeSetBase):
             return nsobj
         raise TypeError("Unsupported NodeSet input %s" % type(nsobj))
 
+    def _parse_checked(self, original, text, autostep):
+        """parse() of a string already escaped as text."""
+        try:
+            return self._parse_escaped(text, autostep, None)
+        except (NodeUtils.GroupSourceQueryFailed, RuntimeError) as exc:
+            raise NodeSetParseError(original, str(exc))
+
     def parse_string(self, nsstr: str, autostep, namespace=None) -> NodeSetBase:
         """NodeSetBase of a string, groups resolved (in an optional
         namespace) and operators applied."""
-        text = _S.escape(nsstr)
+        return self._parse_escaped(_S.escape(nsstr), autostep, namespace)
+
+    def _parse_escaped(self, text, autostep, namespace):
+        """parse_string() of an escaped string."""
         result = NodeSetBase()
         if _S.PLAIN_NAME.fullmatch(text):
             pat, rangesets = _S.scan_name(text, autostep)
+            result._patterns[pat] = _S.index_object(rangesets, autostep)
+            return result
+        if _S.SIMPLE_OPERAND.fullmatch(text):
+            pat, rangesets = _S.scan_simple_operand(text, autostep)
             result._patterns[pat] = _S.index_object(rangesets, autostep)
             return result
         if _S.PLAIN_LIST.fullmatch(text):
@@ -896,8 +907,10 @@ class NodeSet(NodeSetBase):
         """Add nodes (node set string or NodeSet)."""
         if not isinstance(other, str):
             NodeSetBase.update(self, self._parser.parse(other, self._autostep))
-        elif not self._add_name(other):
-            self._adopt(self._parser.parse(other, self._autostep))
+            return
+        text = _S.escape(other)
+        if not self._add_name(text):
+            self._adopt(self._parser._parse_checked(other, text, self._autostep))
 
     def updaten(self, others) -> None:
         """Add the nodes of several node set strings or NodeSets."""
@@ -925,7 +938,7 @@ class NodeSet(NodeSetBase):
 
     def difference_update(self, other, strict: bool = False) -> None:
         """Remove nodes; with strict, KeyError if one is not here."""
-        if isinstance(other, str) and self._discard_name(other, strict):
+        if isinstance(other, str) and self._discard_name(_S.escape(other), strict):
             return
         NodeSetBase.difference_update(self, self._parser.parse(other, self._autostep),
                                       strict)
@@ -963,10 +976,9 @@ class NodeSet(NodeSetBase):
         self._adopt(batch)
 
     @staticmethod
-    def _plain_parts(text):
-        """(pattern, index strings) of a plain ASCII node name with at most
-        one number, else None (the text needs the parser)."""
-        name = _S.escape(text)
+    def _plain_parts(name):
+        """(pattern, index strings) of an escaped plain ASCII node name with
+        at most one number, else None (the text needs the parser)."""
         if not name.isascii() or not _S.PLAIN_NAME.fullmatch(name):
             return None
         parts = _S.DIGIT_RUNS.split(name)
@@ -995,9 +1007,9 @@ class NodeSet(NodeSetBase):
             return _R.contains(rangeset._lo, rangeset._hi, keys[0])
         return None
 
-    def _add_name(self, text):
-        """Add one plain node name in place; False if not handled."""
-        found = self._plain_parts(text)
+    def _add_name(self, name):
+        """Add one escaped plain node name in place; False if not handled."""
+        found = self._plain_parts(name)
         if found is None:
             return False
         pat, numbers = found
@@ -1020,10 +1032,10 @@ class NodeSet(NodeSetBase):
             return False
         return True
 
-    def _discard_name(self, text, strict):
-        """Remove one plain node name in place (KeyError if strict and it
-        is missing); False if not handled."""
-        found = self._plain_parts(text)
+    def _discard_name(self, name, strict):
+        """Remove one escaped plain node name in place (KeyError if strict
+        and it is missing); False if not handled."""
+        found = self._plain_parts(name)
         if found is None:
             return False
         pat, numbers = found

@@ -143,6 +143,29 @@ def _parse_subrange(subrange):
 _SIMPLE_RANGE = re.compile(r"([0-9]+)-([0-9]+)")
 # comma-separated single indexes
 _SINGLES = re.compile(r"[0-9]+(?:,[0-9]+)*")
+# comma-separated unpadded indexes and "a-b" ranges
+_UNPADDED = "(?:[1-9][0-9]*|0)"
+_PLAIN_RANGES = re.compile("%s(?:-%s)?(?:,%s(?:-%s)?)*" % ((_UNPADDED,) * 4))
+_BOUNDS = re.compile(r"([0-9]+)(?:-([0-9]+))?")
+
+
+def _intervals_of_plain_ranges(pattern):
+    """Key intervals of a comma-separated list of unpadded indexes and
+    ranges whose bounds have the same width, or None (the loops run in
+    C)."""
+    begins, ends = zip(*_BOUNDS.findall(pattern))
+    ends = [end or begin for begin, end in zip(begins, ends)]
+    widths = list(map(len, begins))
+    if widths != list(map(len, ends)) or max(widths) > 100:
+        return None
+    starts = list(map(int, begins))
+    stops = list(map(int, ends))
+    if not all(map(int.__le__, starts, stops)):
+        return None
+    bases = list(_R.bases_of_widths(widths))
+    los = list(map(int.__add__, bases, starts))
+    his = [key + 1 for key in map(int.__add__, bases, stops)]
+    return _normalize(los, his)
 
 
 def _intervals_of_subrange(subrange):
@@ -153,13 +176,10 @@ def _intervals_of_subrange(subrange):
     match = _SIMPLE_RANGE.fullmatch(subrange)
     if match is not None:
         begin, end = match.groups()
-        pad = len(begin) if begin[0] == '0' and len(begin) > 1 else 0
-        padded_end = end[0] == '0' and end.strip('0')
-        if not ((pad or padded_end) and len(begin) != len(end)):
-            start = int(begin)
-            stop = int(end)
-            if start <= stop and len(end) <= 100:
-                return _R.intervals_for_range(start, stop + 1, 1, pad)
+        if (begin[0] != '0' or len(begin) == 1) and end[0] != '0' \
+                and len(begin) <= len(end) <= 100 \
+                and (len(begin) < len(end) or begin <= end):
+            return _R.unpadded_range(begin, end)
     return _R.intervals_for_range(*_parse_subrange(subrange))
 
 
@@ -171,6 +191,10 @@ def _intervals_of_pattern(pattern):
         singles = pattern.split(',')
         if max(map(len, singles)) <= 100:
             return _R.from_keys(_R.keys_of_digits(singles))
+    if _PLAIN_RANGES.fullmatch(pattern):
+        found = _intervals_of_plain_ranges(pattern)
+        if found is not None:
+            return found
     los = []
     his = []
     ordered = True
@@ -705,6 +729,11 @@ class RangeSet(SubsetOrder, set):
         """Add the elements of several sets or range strings."""
         los = []
         his = []
+        if not isinstance(rangesets, (list, tuple)):
+            rangesets = list(rangesets)
+        if rangesets and all(isinstance(rng, str) for rng in rangesets):
+            self._update_intervals(*_intervals_of_pattern(",".join(rangesets)))
+            return
         for rng in rangesets:
             if isinstance(rng, RangeSet):
                 sub_lo, sub_hi = rng._lo, rng._hi

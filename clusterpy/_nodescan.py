@@ -36,6 +36,11 @@ OPERATORS = re.compile(r"[,!&^]")
 PLAIN_NAME = re.compile(r"[^\[\],!&^@*?\s]+")
 # comma-separated names free of the above but commas and blanks
 PLAIN_LIST = re.compile(r"[^\[\]!&^@*?]+")
+# one operand of texts without digit and bracketed range sets without
+# blank or step, such as r[0-19]c[0-39]n[0-9]: no digit joins a bracket
+_TEXT = r"[^\[\]\d,!&^@*?\s]"
+SIMPLE_OPERAND = re.compile(r"%s*(?:\[[0-9,-]+\]%s+)*\[[0-9,-]+\]%s*" % ((_TEXT,) * 3))
+_BRACKETED = re.compile(r"\[([0-9,-]+)\]")
 # anything a plain name may not hold, for a list joined with newlines
 NOT_PLAIN = re.compile(r"[\[\],!&^@*?\t\r\f\v\x1c-\x1f\x85\xa0 ]|[^\x00-\x7f]")
 
@@ -206,6 +211,16 @@ def _scan_bracketed(text, autostep):
         pattern += tail
         rangesets.extend(tail_sets)
     return pattern, rangesets, rest, operator
+
+
+def scan_simple_operand(text, autostep):
+    """(pattern, [RangeSet]) of a SIMPLE_OPERAND string."""
+    parts = _BRACKETED.split(text)
+    try:
+        rangesets = [RangeSet(ranges, autostep) for ranges in parts[1::2]]
+    except RangeSetParseError as exc:
+        raise _bad_range(exc)
+    return "%s".join(parts[0::2]), rangesets
 
 
 def scan_operands(text, autostep):

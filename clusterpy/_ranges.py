@@ -71,13 +71,18 @@ def key_of(text):
     raise ValueError("invalid index %r" % (text,))
 
 
-def keys_of_digits(texts):
-    """Keys of a list of ASCII digit strings (the loops run in C)."""
-    widest = max(map(len, texts))
+def bases_of_widths(widths):
+    """Iterator over base(width) of a list of widths (in C)."""
+    widest = max(widths)
     if widest >= len(_BASES):
         _grow(widest)
-    bases = map(_BASES.__getitem__, map(sub, map(len, texts), repeat(1)))
-    return list(map(int.__add__, bases, map(int, texts)))
+    return map(_BASES.__getitem__, map(sub, widths, repeat(1)))
+
+
+def keys_of_digits(texts):
+    """Keys of a list of ASCII digit strings (the loops run in C)."""
+    return list(map(int.__add__, bases_of_widths(list(map(len, texts))),
+                    map(int, texts)))
 
 
 def key_of_int(value, pad=0):
@@ -127,13 +132,32 @@ def formatter(width, kbase, lo_value):
 
 def class_values(lo, hi, kbase, first, end):
     """Iterator over the values of intervals first..end-1 of one class."""
-    if kbase:
-        starts = map(sub, lo[first:end], repeat(kbase))
-        stops = map(sub, hi[first:end], repeat(kbase))
-    else:
-        starts = lo[first:end]
-        stops = hi[first:end]
-    return chain.from_iterable(map(range, starts, stops))
+    return chain.from_iterable(_value_chunks(lo, hi, kbase, first, end))
+
+
+def _value_chunks(lo, hi, kbase, first, end):
+    """Lists of values of short intervals and ranges of long ones: single
+    values are appended one by one, which costs less than a range each."""
+    chunk = []
+    append = chunk.append
+    for start, stop in zip(islice(lo, first, end), islice(hi, first, end)):
+        length = stop - start
+        if length == 1:
+            append(start - kbase)
+            if len(chunk) >= 4096:
+                yield chunk
+                chunk = []
+                append = chunk.append
+        elif length < 64:
+            chunk.extend(range(start - kbase, stop - kbase))
+        else:
+            if chunk:
+                yield chunk
+                chunk = []
+                append = chunk.append
+            yield range(start - kbase, stop - kbase)
+    if chunk:
+        yield chunk
 
 
 def iter_strs(lo, hi):
@@ -144,6 +168,27 @@ def iter_strs(lo, hi):
         for width, kbase, first, end in classes(lo))
 
 
+def unpadded_range(begin, end):
+    """Key intervals of the range "begin-end" of unpadded digit strings
+    (begin <= end, at most 100 digits): one interval per width."""
+    first = len(begin)
+    last = len(end)
+    if last >= len(_BASES):
+        _grow(last)
+    bases = _BASES
+    if first == last:
+        kbase = bases[first - 1]
+        return [kbase + int(begin)], [kbase + int(end) + 1]
+    los = [bases[first - 1] + int(begin)]
+    his = [bases[first - 1] + 10 ** first]
+    for width in range(first + 1, last):
+        los.append(bases[width - 1] + 10 ** (width - 1))
+        his.append(bases[width - 1] + 10 ** width)
+    los.append(bases[last - 1] + 10 ** (last - 1))
+    his.append(bases[last - 1] + int(end) + 1)
+    return los, his
+
+
 def intervals_for_range(start, stop, step, pad):
     """Key intervals of the elements ``"%0*d" % (pad, i)`` for
     ``i in range(start, stop, step)`` (padding ignored for negatives)."""
@@ -151,6 +196,10 @@ def intervals_for_range(start, stop, step, pad):
     his = []
     if start >= stop:
         return los, his
+    if step == 1 and start >= 0 and len(str(stop - 1)) <= max(pad, len(str(start))):
+        # one width class
+        kbase = base(max(pad, len(str(start)), 1))
+        return [kbase + start], [kbase + stop]
     if start < 0:
         neg_stop = stop if stop < 0 else 0
         if step == 1:
@@ -302,8 +351,8 @@ def difference(alo, ahi, blo, bhi):
     if not alo or not blo or ahi[-1] <= blo[0] or bhi[-1] <= alo[0]:
         return alo[:], ahi[:]
     if len(blo) <= 4:
-        lo = alo[:]
-        hi = ahi[:]
+        lo = list(alo)
+        hi = list(ahi)
         for start, stop in zip(blo, bhi):
             cut(lo, hi, start, stop)
         return lo, hi

@@ -315,3 +315,12 @@ def test_pickle_roundtrip():
     clone = pickle.loads(pickle.dumps(nodeset))
     assert clone == nodeset and str(clone) == str(nodeset) and clone.autostep == 3
     assert str(clone.copy()) == str(nodeset)
+
+
+def test_nd_slices_with_steps():
+    nodeset = NodeSet("n[9-12]-ib[00-04]p[9,10],dc[16-19]", autostep=3)
+    names = list(nodeset)
+    for step in (1, 2, 3):
+        part = nodeset[1:-3:step]
+        assert set(part) == set(names[1:-3:step])
+        assert NodeSet(str(part)) == part
