@@ -2,9 +2,11 @@
 
 Runs each scenario on both libraries in this one process (ClusterShell
 comes from bench/_peer.py) and prints one Markdown table: median time per
-call over several repeats, and the ratio (ClusterShell time / clusterpy
-time, so 20.0 means clusterpy is 20 times faster).  Peak memory is measured
-with tracemalloc in a fresh subprocess per library.
+call over several rounds, and the median of the per-round ratios
+(ClusterShell time / clusterpy time, so 20.0 means clusterpy is 20 times
+faster; both libraries are timed in turn in each round, so that a noisy
+machine affects both alike).  Peak memory is measured with tracemalloc in
+a fresh subprocess per library.
 
     python3 bench/bench_nodeset.py [-k SUBSTRING] [--repeat N]
 """
@@ -270,20 +272,37 @@ def scenarios(data):
 
 # -- measurement -------------------------------------------------------------
 
-def measure(func, repeat):
-    """Median seconds per call."""
+def _loops(func):
+    """Calls per sample so that a sample lasts about 20 ms."""
     start = time.perf_counter()
     func()
     once = time.perf_counter() - start
-    loops = max(1, int(0.02 / once)) if once < 0.02 else 1
-    repeat = repeat if once < 1.0 else max(3, repeat // 2)
-    samples = []
+    return (max(1, int(0.02 / once)) if once < 0.02 else 1), once
+
+
+def _sample(func, loops):
+    start = time.perf_counter()
+    for _ in range(loops):
+        func()
+    return (time.perf_counter() - start) / loops
+
+
+def measure(funcs, repeat):
+    """Median seconds per call of each function, and the median of the
+    per-round time ratios (last / first).  The functions are timed in turn
+    within each round, so that both see the same machine load."""
+    calibrated = [_loops(func) for func in funcs]
+    if max(once for _, once in calibrated) > 1.0:
+        repeat = max(3, repeat // 2)
+    samples = [[] for _ in funcs]
     for _ in range(repeat):
-        start = time.perf_counter()
-        for _ in range(loops):
-            func()
-        samples.append((time.perf_counter() - start) / loops)
-    return statistics.median(samples)
+        for func, (loops, _), times in zip(funcs, calibrated, samples):
+            times.append(_sample(func, loops))
+    medians = [statistics.median(times) for times in samples]
+    ratio = None
+    if len(funcs) == 2:
+        ratio = statistics.median(peer / mine for mine, peer in zip(*samples))
+    return medians, ratio
 
 
 _MEMORY_CODE = """
@@ -329,10 +348,10 @@ def main():
     for name, setup in scenarios(data):
         if args.select not in name:
             continue
-        times = [measure(setup(lib), args.repeat) for lib in libs]
-        if len(times) == 2:
+        times, ratio = measure([setup(lib) for lib in libs], args.repeat)
+        if ratio is not None:
             print("| %s | %s | %s | %.1f |" % (name, fmt_time(times[0]),
-                                               fmt_time(times[1]), times[1] / times[0]))
+                                               fmt_time(times[1]), ratio))
         else:
             print("| %s | %s | n/a | n/a |" % (name, fmt_time(times[0])))
         sys.stdout.flush()

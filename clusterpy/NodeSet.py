@@ -68,11 +68,9 @@ def _names_of(item):
 def _names_1d(pat, rangeset):
     """Node names of a one-number pattern (the loops run in C)."""
     head, _, tail = pat.partition("%s")
-    if "%" in head or "%" in tail:
-        return map(pat.__mod__, rangeset.striter())
-    if tail:
-        return (head + idx + tail for idx in rangeset.striter())
-    return map(head.__add__, rangeset.striter())
+    if "%" in head or "%" in tail or not isinstance(rangeset, RangeSet):
+        return map(pat.__mod__, rangeset)
+    return _R.iter_strs(rangeset._lo, rangeset._hi, head, tail)
 
 
 class NodeSetBase(SubsetOrder):

@@ -310,7 +310,7 @@ def fold_boxes(boxes):
         if sum(map(box_size, parts)) == whole:
             return [_values(axes)]
         veclist = [_values(part) for part in parts]
-        _sort(veclist, {})
+        veclist.sort(key=_SortKeys({}))
         return veclist
     points = set()
     for box in boxes:

@@ -123,49 +123,48 @@ def classes(lo):
         first = end
 
 
-def formatter(width, kbase, lo_value):
-    """Function formatting a value of the given class as an element string."""
-    if width == 0 or (lo_value >= 10 ** (width - 1)):
-        return str
-    return ("%%0%dd" % width).__mod__
-
-
 def class_values(lo, hi, kbase, first, end):
     """Iterator over the values of intervals first..end-1 of one class."""
     return chain.from_iterable(_value_chunks(lo, hi, kbase, first, end))
 
 
 def _value_chunks(lo, hi, kbase, first, end):
-    """Lists of values of short intervals and ranges of long ones: single
-    values are appended one by one, which costs less than a range each."""
-    chunk = []
-    append = chunk.append
-    for start, stop in zip(islice(lo, first, end), islice(hi, first, end)):
-        length = stop - start
-        if length == 1:
-            append(start - kbase)
-            if len(chunk) >= 4096:
-                yield chunk
-                chunk = []
-                append = chunk.append
-        elif length < 64:
-            chunk.extend(range(start - kbase, stop - kbase))
-        else:
-            if chunk:
-                yield chunk
-                chunk = []
-                append = chunk.append
-            yield range(start - kbase, stop - kbase)
-    if chunk:
-        yield chunk
+    """Iterables of the values of intervals first..end-1 of one class:
+    single keys are gathered one by one (cheaper than a range each) and
+    shifted by the class base in C; long intervals are lazy ranges.
+    Intervals are taken 1024 at a time, which bounds the lists."""
+    for batch in range(first, end, 1024):
+        chunk = []
+        append = chunk.append
+        stop_at = min(batch + 1024, end)
+        for start, stop in zip(islice(lo, batch, stop_at), islice(hi, batch, stop_at)):
+            if stop - start == 1:
+                append(start)
+            elif stop - start < 64:
+                chunk.extend(range(start, stop))
+            else:
+                if chunk:
+                    yield map(sub, chunk, repeat(kbase))
+                    chunk = []
+                    append = chunk.append
+                yield range(start - kbase, stop - kbase)
+        if chunk:
+            yield map(sub, chunk, repeat(kbase))
 
 
-def iter_strs(lo, hi):
-    """Iterate element strings in order (the loops run in C)."""
+def class_formats(lo):
+    """Yield (printf format of the values, base, first, end) per class."""
+    for width, kbase, first, end in classes(lo):
+        padded = width > 1 and lo[first] - kbase < 10 ** (width - 1)
+        yield ("%%0%dd" % width if padded else "%d"), kbase, first, end
+
+
+def iter_strs(lo, hi, head="", tail=""):
+    """Iterate element strings in order, each between head and tail (which
+    must not hold '%'); the loops run in C."""
     return chain.from_iterable(
-        map(formatter(width, kbase, lo[first] - kbase),
-            class_values(lo, hi, kbase, first, end))
-        for width, kbase, first, end in classes(lo))
+        map((head + fmt + tail).__mod__, class_values(lo, hi, kbase, first, end))
+        for fmt, kbase, first, end in class_formats(lo))
 
 
 def unpadded_range(begin, end):

@@ -324,3 +324,21 @@ def test_nd_slices_with_steps():
         part = nodeset[1:-3:step]
         assert set(part) == set(names[1:-3:step])
         assert NodeSet(str(part)) == part
+
+
+def test_huge_nd_sets_stay_bounded():
+    tracemalloc.start()
+    try:
+        square = NodeSet("x[0-99999]y[0-99999]")
+        union = square | NodeSet("x[0-5]y[0-999999]")
+        assert len(union) == 100000 * 100000 + 6 * 900000
+        assert "x3y999999" in union and "x7y999999" not in union
+        hole = square - NodeSet("x[10-20]y[5-7]")
+        assert len(hole) == 100000 * 100000 - 33
+        assert "x15y6" not in hole and "x15y8" in hole
+        assert NodeSet(str(hole)) == hole
+        assert str(square & NodeSet("x[0-5]y[0-999999]")) == "x[0-5]y[0-99999]"
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 2000000
