@@ -24,7 +24,7 @@ from clusterpy import _ranges as _R
 from clusterpy._nodescan import (NodeSetError, NodeSetException,  # noqa: F401
                                  NodeSetExternalError, NodeSetParseError,
                                  NodeSetParseRangeError)
-from clusterpy._subset_order import SubsetOrder
+from clusterpy._set_algebra import SetAlgebra
 from clusterpy.Defaults import DEFAULTS, config_paths
 from clusterpy.RangeSet import (AUTOSTEP_DISABLED, RangeSet, RangeSetND,  # noqa: F401
                                 RangeSetParseError)
@@ -73,7 +73,7 @@ def _names_1d(pat, rangeset):
     return _R.iter_strs(rangeset._lo, rangeset._hi, head, tail)
 
 
-class NodeSetBase(SubsetOrder):
+class NodeSetBase(SetAlgebra):
     """
     Node set arithmetic on (pattern, RangeSet/RangeSetND) pairs, without
     string parsing.
@@ -233,15 +233,6 @@ class NodeSetBase(SubsetOrder):
         """Whether all nodes of other are here."""
         return self.issuperset(other)
 
-    def _binary_sanity_check(self, other):
-        if not isinstance(other, NodeSetBase):
-            raise TypeError("Binary operation only permitted between NodeSetBase")
-
-    def issubset(self, other) -> bool:
-        """Whether all nodes are in another node set."""
-        self._binary_sanity_check(other)
-        return other.issuperset(self)
-
     def issuperset(self, other) -> bool:
         """Whether all nodes of another node set are here."""
         self._binary_sanity_check(other)
@@ -256,10 +247,6 @@ class NodeSetBase(SubsetOrder):
         if not isinstance(other, NodeSetBase):
             return NotImplemented
         return len(self) == len(other) and self.issuperset(other)
-
-    def __ne__(self, other):
-        same = self.__eq__(other)
-        return same if same is NotImplemented else not same
 
     __hash__ = None
 
@@ -382,18 +369,6 @@ class NodeSetBase(SubsetOrder):
         if existing:
             existing.update(rangeset)
 
-    def _copy_with(self, method, other):
-        result = self.copy()
-        method(result, other)
-        return result
-
-    def union(self, other) -> "NodeSetBase":
-        """New node set with the nodes of both."""
-        return self._copy_with(self.__class__.update, other)
-
-    def __or__(self, other):
-        return self.union(other) if isinstance(other, NodeSetBase) else NotImplemented
-
     def add(self, other) -> None:
         """Add nodes."""
         self.update(other)
@@ -412,17 +387,12 @@ class NodeSetBase(SubsetOrder):
         """Remove all nodes."""
         self._patterns.clear()
 
-    def __ior__(self, other):
-        self._binary_sanity_check(other)
-        self.update(other)
-        return self
-
-    def intersection(self, other) -> "NodeSetBase":
-        """New node set with the nodes common to both."""
-        return self._copy_with(self.__class__.intersection_update, other)
 
     def __and__(self, other):
-        return self.intersection(other) if isinstance(other, NodeSet) else NotImplemented
+        return self._operator(other, "intersection", NodeSet)
+
+    def __xor__(self, other):
+        return self._operator(other, "symmetric_difference", NodeSet)
 
     def intersection_update(self, other) -> None:
         """Keep only the nodes also found in another node set."""
@@ -439,18 +409,6 @@ class NodeSetBase(SubsetOrder):
             elif pat in mine and not theirs:
                 kept[pat] = None
         self._patterns = kept
-
-    def __iand__(self, other):
-        self._binary_sanity_check(other)
-        self.intersection_update(other)
-        return self
-
-    def difference(self, other) -> "NodeSetBase":
-        """New node set with the nodes of this one not in the other."""
-        return self._copy_with(self.__class__.difference_update, other)
-
-    def __sub__(self, other):
-        return self.difference(other) if isinstance(other, NodeSetBase) else NotImplemented
 
     def difference_update(self, other, strict: bool = False) -> None:
         """Remove the nodes found in another node set; with strict, raise
@@ -470,23 +428,9 @@ class NodeSetBase(SubsetOrder):
         for pat in emptied:
             del mine[pat]
 
-    def __isub__(self, other):
-        self._binary_sanity_check(other)
-        self.difference_update(other)
-        return self
-
     def remove(self, elem) -> None:
         """Remove nodes; KeyError if one of them is not here."""
         self.difference_update(elem, True)
-
-    def symmetric_difference(self, other) -> "NodeSetBase":
-        """New node set with the nodes in exactly one of both."""
-        return self._copy_with(self.__class__.symmetric_difference_update, other)
-
-    def __xor__(self, other):
-        if not isinstance(other, NodeSet):
-            return NotImplemented
-        return self.symmetric_difference(other)
 
     def symmetric_difference_update(self, other) -> None:
         """Keep the nodes in exactly one of this node set and another."""
@@ -506,10 +450,10 @@ class NodeSetBase(SubsetOrder):
         for pat in dropped:
             del mine[pat]
 
-    def __ixor__(self, other):
-        self._binary_sanity_check(other)
-        self.symmetric_difference_update(other)
-        return self
+
+
+NodeSetBase._OPERAND = NodeSetBase
+NodeSetBase._OPERAND_ERROR = "Binary operation only permitted between NodeSetBase"
 
 
 class ParsingEngine(object):
@@ -713,17 +657,9 @@ class NodeSet(NodeSetBase):
         """New NodeSet of single node names: brackets, operators and groups
         are not interpreted."""
         result = NodeSet(autostep=autostep, resolver=resolver)
-        pending = []
-        for single in nodelist:
-            name = _S.escape(single)
-            if _S.PLAIN_NAME.fullmatch(name):
-                pending.append(name)
-                continue
-            result._update_plain(pending)
-            pending = []
-            NodeSetBase.update(result, result._parser.parse_string_single(single,
-                                                                          autostep))
-        result._update_plain(pending)
+        parse = result._parser.parse_string_single
+        result._update_each(nodelist, lambda single: NodeSetBase.update(
+            result, parse(single, autostep)))
         return result
 
     @classmethod
@@ -918,16 +854,21 @@ class NodeSet(NodeSetBase):
         if names is not None:
             self._update_plain(names)
             return
+        self._update_each(others, self.update)
+
+    def _update_each(self, items, add_other):
+        """Add items: plain node names in bulk, each other item through
+        add_other."""
         pending = []
-        for other in others:
-            if isinstance(other, str):
-                name = _S.escape(other)
+        for item in items:
+            if isinstance(item, str):
+                name = _S.escape(item)
                 if _S.PLAIN_NAME.fullmatch(name):
                     pending.append(name)
                     continue
             self._update_plain(pending)
             pending = []
-            self.update(other)
+            add_other(item)
         self._update_plain(pending)
 
     def intersection_update(self, other) -> None:

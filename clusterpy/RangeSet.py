@@ -11,7 +11,7 @@ import re
 from typing import Iterable, Iterator, Optional, Union
 
 from clusterpy import _ranges as _R
-from clusterpy._subset_order import SubsetOrder
+from clusterpy._set_algebra import SetAlgebra
 
 __all__ = ['RangeSetException',
            'RangeSetParseError',
@@ -32,13 +32,21 @@ class RangeSetException(Exception):
     """Base RangeSet exception class."""
 
 
-class RangeSetParseError(RangeSetException):
-    """Raised when a range set string cannot be parsed; ``part`` is the
-    faulty subrange (quoted at the end of the message when not empty)."""
+class FaultyPart(object):
+    """Exception mixin: the message ends with the faulty part of the input
+    (quoted, after _SEPARATOR) unless it is empty; ``part`` keeps it."""
+
+    _SEPARATOR = " : "
 
     def __init__(self, part, msg):
-        super().__init__('%s : "%s"' % (msg, part) if part else msg)
+        if part:
+            msg = '%s%s"%s"' % (msg, self._SEPARATOR, part)
+        super().__init__(msg)
         self.part = part
+
+
+class RangeSetParseError(FaultyPart, RangeSetException):
+    """Raised when a range set string cannot be parsed."""
 
 
 class RangeSetPaddingError(RangeSetParseError):
@@ -252,7 +260,7 @@ def _keys_of(iterable, strict=True):
     return sorted(keys)
 
 
-class RangeSet(SubsetOrder, set):
+class RangeSet(SetAlgebra, set):
     """
     Mutable set of cluster node indexes featuring a fast range-based API.
 
@@ -262,6 +270,8 @@ class RangeSet(SubsetOrder, set):
     a set: ``RangeSet("01-09,100")``), iterated in sorted order.
     """
     __slots__ = ("_lo", "_hi", "_len", "_cum", "_autostep")
+    _OPERAND = (set, frozenset)
+    _OPERAND_ERROR = "Binary operation only permitted between sets"
 
     _VERSION = 4    # serial version number (pickle)
 
@@ -554,17 +564,7 @@ class RangeSet(SubsetOrder, set):
             return set(self.striter()) == other
         return NotImplemented
 
-    def __ne__(self, other):
-        result = self.__eq__(other)
-        if result is NotImplemented:
-            return result
-        return not result
-
     __hash__ = None
-
-    def _binary_sanity_check(self, other):
-        if not isinstance(other, (set, frozenset)):
-            raise TypeError("Binary operation only permitted between sets")
 
     def issubset(self, other) -> bool:
         """Report whether another set contains this RangeSet."""
@@ -627,66 +627,23 @@ class RangeSet(SubsetOrder, set):
         return self._from_intervals(
             *_R.symmetric_difference(self._lo, self._hi, lo, hi), self._autostep)
 
-    def __or__(self, other):
-        if not isinstance(other, (set, frozenset)):
-            return NotImplemented
-        return self.union(other)
-
-    def __and__(self, other):
-        if not isinstance(other, (set, frozenset)):
-            return NotImplemented
-        return self.intersection(other)
-
-    def __xor__(self, other):
-        if not isinstance(other, (set, frozenset)):
-            return NotImplemented
-        return self.symmetric_difference(other)
-
-    def __sub__(self, other):
-        if not isinstance(other, (set, frozenset)):
-            return NotImplemented
-        return self.difference(other)
-
     # plain set on the left: Python asks these first (RangeSet is a subclass)
-    def __ror__(self, other):
+    def _reflected(self, other, operator):
         if not isinstance(other, (set, frozenset)):
             return NotImplemented
-        return other | set(self.striter())
+        return operator(other, set(self.striter()))
+
+    def __ror__(self, other):
+        return self._reflected(other, set.__or__)
 
     def __rand__(self, other):
-        if not isinstance(other, (set, frozenset)):
-            return NotImplemented
-        return other & set(self.striter())
+        return self._reflected(other, set.__and__)
 
     def __rxor__(self, other):
-        if not isinstance(other, (set, frozenset)):
-            return NotImplemented
-        return other ^ set(self.striter())
+        return self._reflected(other, set.__xor__)
 
     def __rsub__(self, other):
-        if not isinstance(other, (set, frozenset)):
-            return NotImplemented
-        return other - set(self.striter())
-
-    def __ior__(self, other):
-        self._binary_sanity_check(other)
-        self.update(other)
-        return self
-
-    def __iand__(self, other):
-        self._binary_sanity_check(other)
-        self.intersection_update(other)
-        return self
-
-    def __ixor__(self, other):
-        self._binary_sanity_check(other)
-        self.symmetric_difference_update(other)
-        return self
-
-    def __isub__(self, other):
-        self._binary_sanity_check(other)
-        self.difference_update(other)
-        return self
+        return self._reflected(other, set.__sub__)
 
     def union_update(self, other) -> None:
         """Add the elements of another set."""

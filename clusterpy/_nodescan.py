@@ -25,7 +25,7 @@ from itertools import accumulate, repeat
 from operator import add
 
 from clusterpy import _ranges as _R
-from clusterpy.RangeSet import RangeSet, RangeSetND, RangeSetParseError
+from clusterpy.RangeSet import FaultyPart, RangeSet, RangeSetND, RangeSetParseError
 
 # numbers of a name, as ClusterShell splits them (Unicode digits)
 _NUMBERS = re.compile(r"(\d+)")
@@ -53,13 +53,10 @@ class NodeSetError(NodeSetException):
     """Raised when an error is encountered."""
 
 
-class NodeSetParseError(NodeSetError):
-    """Raised when a node set string cannot be parsed; ``part`` is the
-    faulty part (quoted at the end of the message when not empty)."""
+class NodeSetParseError(FaultyPart, NodeSetError):
+    """Raised when a node set string cannot be parsed."""
 
-    def __init__(self, part, msg):
-        super().__init__('%s: "%s"' % (msg, part) if part else msg)
-        self.part = part
+    _SEPARATOR = ": "
 
 
 class NodeSetParseRangeError(NodeSetParseError):

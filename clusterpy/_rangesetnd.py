@@ -15,7 +15,7 @@ from typing import Iterator, Optional
 
 from clusterpy import _ndfold
 from clusterpy import _ranges as _R
-from clusterpy._subset_order import SubsetOrder
+from clusterpy._set_algebra import SetAlgebra
 from clusterpy.RangeSet import (AUTOSTEP_DISABLED, RangeSet, _normalized_bounds,
                                 autostep_internal, autostep_public)
 
@@ -45,7 +45,7 @@ def _size(vec):
     return reduce(mul, [len(rg) for rg in vec])
 
 
-class RangeSetND(SubsetOrder):
+class RangeSetND(SetAlgebra):
     """
     N-dimensional RangeSet: a set of index vectors, such as the indexes of
     node names with several numbers (``x1000c2s3b0n1``).
@@ -176,10 +176,6 @@ class RangeSetND(SubsetOrder):
         if not isinstance(other, RangeSetND):
             return NotImplemented
         return len(self) == len(other) and self.issubset(other)
-
-    def __ne__(self, other):
-        result = self.__eq__(other)
-        return result if result is NotImplemented else not result
 
     __hash__ = None
 
@@ -320,15 +316,6 @@ class RangeSetND(SubsetOrder):
                 return True
         return False
 
-    def _binary_sanity_check(self, other):
-        if not isinstance(other, RangeSetND):
-            raise TypeError("Binary operation only permitted between RangeSetND")
-
-    def issubset(self, other) -> bool:
-        """Report whether another RangeSetND contains this one."""
-        self._binary_sanity_check(other)
-        return other.issuperset(self)
-
     def issuperset(self, other) -> bool:
         """Report whether this RangeSetND contains another one."""
         self._binary_sanity_check(other)
@@ -356,17 +343,6 @@ class RangeSetND(SubsetOrder):
             result.extend(pieces)
         return result
 
-    def union(self, other) -> "RangeSetND":
-        """New RangeSetND with the points of both."""
-        cpy = self.copy()
-        cpy.update(other)
-        return cpy
-
-    def __or__(self, other):
-        if not isinstance(other, RangeSetND):
-            return NotImplemented
-        return self.union(other)
-
     def update(self, other) -> None:
         """Add the points of another RangeSetND (or list of vectors)."""
         vectors = other._veclist if isinstance(other, RangeSetND) else other
@@ -385,11 +361,6 @@ class RangeSetND(SubsetOrder):
 
     union_update = update
 
-    def __ior__(self, other):
-        self._binary_sanity_check(other)
-        self.update(other)
-        return self
-
     def difference_update(self, other, strict: bool = False) -> None:
         """Remove the points of another RangeSetND; with strict, raise
         KeyError if one of them is not here."""
@@ -401,22 +372,6 @@ class RangeSetND(SubsetOrder):
             pieces = self._subtract(_boxes([vec]), others)
             veclist.extend(_vectors_like(pieces, vec))
         self.veclist = veclist
-
-    def __isub__(self, other):
-        self._binary_sanity_check(other)
-        self.difference_update(other)
-        return self
-
-    def difference(self, other) -> "RangeSetND":
-        """New RangeSetND with the points of this one not in the other."""
-        cpy = self.copy()
-        cpy.difference_update(other)
-        return cpy
-
-    def __sub__(self, other):
-        if not isinstance(other, RangeSetND):
-            return NotImplemented
-        return self.difference(other)
 
     def intersection_update(self, other) -> None:
         """Keep only the points also in another RangeSetND."""
@@ -432,40 +387,12 @@ class RangeSetND(SubsetOrder):
         tmp._veclist = _vectors(boxes, tmp._autostep)
         self.veclist = tmp.veclist
 
-    def intersection(self, other) -> "RangeSetND":
-        """New RangeSetND with the points common to both."""
-        cpy = self.copy()
-        cpy.intersection_update(other)
-        return cpy
-
-    def __and__(self, other):
-        if not isinstance(other, RangeSetND):
-            return NotImplemented
-        return self.intersection(other)
-
-    def __iand__(self, other):
-        self._binary_sanity_check(other)
-        self.intersection_update(other)
-        return self
-
     def symmetric_difference_update(self, other) -> None:
         """Keep the points in exactly one of this RangeSetND and another."""
         theirs = other.difference(self)
         self.difference_update(other)
         self.update(theirs)
 
-    def symmetric_difference(self, other) -> "RangeSetND":
-        """New RangeSetND with the points in exactly one of both."""
-        cpy = self.copy()
-        cpy.symmetric_difference_update(other)
-        return cpy
 
-    def __xor__(self, other):
-        if not isinstance(other, RangeSetND):
-            return NotImplemented
-        return self.symmetric_difference(other)
-
-    def __ixor__(self, other):
-        self._binary_sanity_check(other)
-        self.symmetric_difference_update(other)
-        return self
+RangeSetND._OPERAND = RangeSetND
+RangeSetND._OPERAND_ERROR = "Binary operation only permitted between RangeSetND"
