@@ -24,10 +24,10 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
-from bench._peer import CS_DIR, clustershell  # noqa: E402
+from bench._peer import CS_DIR, clustershell
 
 
-class Lib(object):
+class Lib:
     """The NodeSet and RangeSet modules of one library."""
 
     def __init__(self, name, nodeset, rangeset):
@@ -108,20 +108,21 @@ def scenarios(data):
     def _(lib):
         return lambda: str(lib.NodeSet("node[0-99999]"))
 
-    for label, key in (("10k nodes in runs", "runs10k"), ("10k random nodes", "sparse10k")):
-        def build(lib, key=key):
+    def on_set(name, key, operation):
+        """Scenario applying operation(node set) to a prebuilt node set."""
+        def setup(lib):
             value = data[key]
-            if isinstance(value, str):
-                return lib.NodeSet(value)
-            return lib.NodeSet.fromlist(value)
+            nodeset = (lib.NodeSet(value) if isinstance(value, str)
+                       else lib.NodeSet.fromlist(value))
+            return lambda: operation(nodeset)
+        items.append((name, setup))
 
-        add("str() of %s" % label)(lambda lib, build=build: (lambda ns: lambda: str(ns))(build(lib)))
-        add("list() of %s" % label)(lambda lib, build=build: (lambda ns: lambda: list(ns))(build(lib)))
-        add("ns[5000] of %s" % label)(lambda lib, build=build: (lambda ns: lambda: ns[5000])(build(lib)))
-        add("\"node54321\" in %s" % label)(
-            lambda lib, build=build: (lambda ns: lambda: "node54321" in ns)(build(lib)))
-        add("split(32) of %s" % label)(
-            lambda lib, build=build: (lambda ns: lambda: list(ns.split(32)))(build(lib)))
+    for label, key in (("10k nodes in runs", "runs10k"), ("10k random nodes", "sparse10k")):
+        on_set("str() of %s" % label, key, str)
+        on_set("list() of %s" % label, key, list)
+        on_set("ns[5000] of %s" % label, key, lambda ns: ns[5000])
+        on_set("\"node54321\" in %s" % label, key, lambda ns: "node54321" in ns)
+        on_set("split(32) of %s" % label, key, lambda ns: list(ns.split(32)))
 
     @add("ns[50000] of node[0-99999]")
     def _(lib):
@@ -227,8 +228,10 @@ def scenarios(data):
     def suite_set(lib, key):
         return lib.NodeSet.fromlist(data[key])
 
-    add("CS suite: parse 1,000 random nodes")(
-        lambda lib: (lambda text: lambda: lib.NodeSet(text))(",".join(data["suite_a"])))
+    @add("CS suite: parse 1,000 random nodes")
+    def _(lib):
+        text = ",".join(data["suite_a"])
+        return lambda: lib.NodeSet(text)
 
     @add("CS suite: add 1,000 random nodes one by one")
     def _(lib):
@@ -249,12 +252,9 @@ def scenarios(data):
                     pass
         return run
 
-    add("CS suite: iterate 1,000 random nodes")(
-        lambda lib: (lambda ns: lambda: list(ns))(suite_set(lib, "suite_a")))
-    add("CS suite: str() of 1,000 random nodes")(
-        lambda lib: (lambda ns: lambda: str(ns))(suite_set(lib, "suite_a")))
-    add("CS suite: pickle 1,000 random nodes")(
-        lambda lib: (lambda ns: lambda: pickle.dumps(ns))(suite_set(lib, "suite_a")))
+    on_set("CS suite: iterate 1,000 random nodes", "suite_a", list)
+    on_set("CS suite: str() of 1,000 random nodes", "suite_a", str)
+    on_set("CS suite: pickle 1,000 random nodes", "suite_a", pickle.dumps)
 
     @add("CS suite: 1,000 \"in\" tests")
     def _(lib):
@@ -322,7 +322,7 @@ def peak_memory(pkg, path, expr):
     """Peak traced bytes while building expr, in a fresh interpreter."""
     code = _MEMORY_CODE % {"path": path, "pkg": pkg, "expr": expr}
     out = subprocess.run([sys.executable, "-c", code], check=True,
-                         stdout=subprocess.PIPE, universal_newlines=True).stdout
+                         stdout=subprocess.PIPE, text=True).stdout
     return int(out.split()[-1])
 
 
@@ -362,10 +362,10 @@ def main():
         mine = peak_memory("clusterpy", ROOT, expr)
         if len(libs) == 2:
             peer = peak_memory("ClusterShell", CS_DIR, expr)
-            print("| %s | %.2f MB | %.1f MB | %.0f |" % (name, mine / 1e6, peer / 1e6,
+            print("| %s | %.1f kB | %.1f MB | %.0f |" % (name, mine / 1e3, peer / 1e6,
                                                          peer / float(mine)))
         else:
-            print("| %s | %.2f MB | n/a | n/a |" % (name, mine / 1e6))
+            print("| %s | %.1f kB | n/a | n/a |" % (name, mine / 1e3))
 
 
 if __name__ == "__main__":

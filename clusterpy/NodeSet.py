@@ -21,13 +21,21 @@ from typing import Iterable, Iterator, Optional
 import clusterpy.NodeUtils as NodeUtils
 from clusterpy import _nodescan as _S
 from clusterpy import _ranges as _R
-from clusterpy._nodescan import (NodeSetError, NodeSetException,  # noqa: F401
-                                 NodeSetExternalError, NodeSetParseError,
-                                 NodeSetParseRangeError)
+from clusterpy._nodescan import (  # noqa: F401  (public names of this module)
+    NodeSetError,
+    NodeSetException,
+    NodeSetExternalError,
+    NodeSetParseError,
+    NodeSetParseRangeError,
+)
 from clusterpy._set_algebra import SetAlgebra
 from clusterpy.Defaults import DEFAULTS, config_paths
-from clusterpy.RangeSet import (AUTOSTEP_DISABLED, RangeSet, RangeSetND,  # noqa: F401
-                                RangeSetParseError)
+from clusterpy.RangeSet import (  # noqa: F401  (public names of this module)
+    AUTOSTEP_DISABLED,
+    RangeSet,
+    RangeSetND,
+    RangeSetParseError,
+)
 
 #: resolver value asking for no group resolution at all
 RESOLVER_NOGROUP = -1
@@ -456,7 +464,7 @@ NodeSetBase._OPERAND = NodeSetBase
 NodeSetBase._OPERAND_ERROR = "Binary operation only permitted between NodeSetBase"
 
 
-class ParsingEngine(object):
+class ParsingEngine:
     """
     Turns node set strings (with groups and operators) into NodeSetBase
     objects, using a group resolver (or None).

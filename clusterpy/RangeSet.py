@@ -13,12 +13,14 @@ from typing import Iterable, Iterator, Optional, Union
 from clusterpy import _ranges as _R
 from clusterpy._set_algebra import SetAlgebra
 
-__all__ = ['RangeSetException',
-           'RangeSetParseError',
-           'RangeSetPaddingError',
-           'RangeSet',
-           'RangeSetND',
-           'AUTOSTEP_DISABLED']
+__all__ = [
+    'AUTOSTEP_DISABLED',
+    'RangeSet',
+    'RangeSetException',
+    'RangeSetND',
+    'RangeSetPaddingError',
+    'RangeSetParseError',
+]
 
 #: autostep value that turns the /step folding off
 AUTOSTEP_DISABLED = 1E100
@@ -32,7 +34,7 @@ class RangeSetException(Exception):
     """Base RangeSet exception class."""
 
 
-class FaultyPart(object):
+class FaultyPart:
     """Exception mixin: the message ends with the faulty part of the input
     (quoted, after _SEPARATOR) unless it is empty; ``part`` keeps it."""
 
@@ -230,8 +232,7 @@ def _merge_unsorted(los, his):
     hi = []
     for start, stop in pairs:
         if hi and start <= hi[-1]:
-            if stop > hi[-1]:
-                hi[-1] = stop
+            hi[-1] = max(hi[-1], stop)
         else:
             lo.append(start)
             hi.append(stop)
@@ -269,7 +270,7 @@ class RangeSet(SetAlgebra, set):
     Elements are strings (zero padding is significant and may vary within
     a set: ``RangeSet("01-09,100")``), iterated in sorted order.
     """
-    __slots__ = ("_lo", "_hi", "_len", "_cum", "_autostep")
+    __slots__ = ("_autostep", "_cum", "_hi", "_len", "_lo")
     _OPERAND = (set, frozenset)
     _OPERAND_ERROR = "Binary operation only permitted between sets"
 
@@ -352,7 +353,7 @@ class RangeSet(SetAlgebra, set):
     def padding(self) -> Optional[int]:
         """Largest zero-padding length in the set (None if nothing padded)."""
         result = None
-        for width, kbase, first, end in _R.classes(self._lo):
+        for width, kbase, first, _ in _R.classes(self._lo):
             if width > 1 and self._lo[first] - kbase < 10 ** (width - 1):
                 result = width
         return result
@@ -755,4 +756,4 @@ class RangeSet(SetAlgebra, set):
                 + self._hi.__sizeof__())
 
 
-from clusterpy._rangesetnd import RangeSetND  # noqa: E402  (needs RangeSet)
+from clusterpy._rangesetnd import RangeSetND

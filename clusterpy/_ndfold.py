@@ -103,7 +103,7 @@ def _merge(vec1, vec2):
     return vec1[:pos] + (merged,) + vec1[pos + 1:]
 
 
-class _SortKeys(object):
+class _SortKeys:
     """Sort key of vectors: larger first, then per axis larger first, lower
     first index first, lower last index first (indexes compared as
     strings).  Per-value parts are cached: values are shared tuples."""

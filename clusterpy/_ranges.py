@@ -90,8 +90,7 @@ def key_of_int(value, pad=0):
     if value < 0:
         return value - 1
     width = len(str(value))
-    if pad > width:
-        width = pad
+    width = max(width, pad)
     if width >= len(_BASES):
         _grow(width)
     return _BASES[width - 1] + value
@@ -200,7 +199,7 @@ def intervals_for_range(start, stop, step, pad):
         kbase = base(max(pad, len(str(start)), 1))
         return [kbase + start], [kbase + stop]
     if start < 0:
-        neg_stop = stop if stop < 0 else 0
+        neg_stop = min(0, stop)
         if step == 1:
             los.append(start - 1)
             his.append(neg_stop - 1)
@@ -212,11 +211,11 @@ def intervals_for_range(start, stop, step, pad):
             return los, his
         # first non-negative element of the progression
         start -= (start // step) * step
-    width = pad if pad > 1 else 1
+    width = max(1, pad)
     high = 10 ** width
     while start < stop:
         if start < high:
-            seg_stop = stop if stop < high else high
+            seg_stop = min(high, stop)
             kbase = base(width)
             if step == 1:
                 los.append(kbase + start)
@@ -290,10 +289,8 @@ def insert(lo, hi, start, stop):
         lo.insert(first, start)
         hi.insert(first, stop)
         return
-    if lo[first] < start:
-        start = lo[first]
-    if hi[last - 1] > stop:
-        stop = hi[last - 1]
+    start = min(start, lo[first])
+    stop = max(stop, hi[last - 1])
     lo[first:last] = (start,)
     hi[first:last] = (stop,)
 
@@ -329,7 +326,7 @@ def intersection(alo, ahi, blo, bhi):
     while i < na and j < nb:
         a_lo = alo[i]
         b_lo = blo[j]
-        start = a_lo if a_lo > b_lo else b_lo
+        start = max(b_lo, a_lo)
         a_hi = ahi[i]
         b_hi = bhi[j]
         if a_hi < b_hi:
@@ -463,7 +460,7 @@ def select(lo, hi, cum, start, stop, step):
         if pos >= end:
             continue
         offset = lo[idx] - cum[idx]
-        limit = stop if stop < end else end
+        limit = min(end, stop)
         keys.extend(range(pos + offset, limit + offset, step))
         pos += -((pos - limit) // step) * step
     return keys, [k + 1 for k in keys]
@@ -574,14 +571,14 @@ def fold_plain(lo, hi):
         width, kbase, first, end = widths[0]
         pad = width if width > 1 else 0
     else:
-        for width, kbase, first, end in widths:
+        for width, kbase, first, _ in widths:
             if width > 1 and lo[first] - kbase < 10 ** (width - 1):
                 return None
         pad = 0
     # value intervals, joined where they touch across a width change
     vlo = []
     vhi = []
-    for width, kbase, first, end in widths:
+    for _, kbase, first, end in widths:
         if vhi and vhi[-1] == lo[first] - kbase:
             vhi[-1] = hi[first] - kbase
             first += 1

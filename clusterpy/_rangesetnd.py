@@ -16,8 +16,13 @@ from typing import Iterator, Optional
 from clusterpy import _ndfold
 from clusterpy import _ranges as _R
 from clusterpy._set_algebra import SetAlgebra
-from clusterpy.RangeSet import (AUTOSTEP_DISABLED, RangeSet, _normalized_bounds,
-                                autostep_internal, autostep_public)
+from clusterpy.RangeSet import (
+    AUTOSTEP_DISABLED,
+    RangeSet,
+    _normalized_bounds,
+    autostep_internal,
+    autostep_public,
+)
 
 
 def _boxes(veclist):

@@ -12,7 +12,7 @@ inclusion (``a < b`` is a proper subset).
 """
 
 
-class SetAlgebra(object):
+class SetAlgebra:
     """Operators and derived operations of a set-like class."""
 
     __slots__ = ()

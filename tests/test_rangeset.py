@@ -6,9 +6,7 @@ import tracemalloc
 
 import pytest
 
-from clusterpy.RangeSet import (AUTOSTEP_DISABLED, RangeSet, RangeSetParseError,
-                                RangeSetPaddingError)
-
+from clusterpy.RangeSet import AUTOSTEP_DISABLED, RangeSet, RangeSetPaddingError, RangeSetParseError
 
 # -- parsing and folding ------------------------------------------------------
 
