@@ -314,32 +314,15 @@ def cut(lo, hi, start, stop):
 
 
 def intersection(alo, ahi, blo, bhi):
-    """Intersection of two interval lists (new lists)."""
-    lo = []
-    hi = []
+    """Intersection of two interval lists (new lists): a minus the gaps of
+    b (the complement of b is its bounds shifted: built in C)."""
     if not alo or not blo or ahi[-1] <= blo[0] or bhi[-1] <= alo[0]:
-        return lo, hi
-    i = bisect_right(ahi, blo[0])
-    j = bisect_right(bhi, alo[i])
-    na = len(alo)
-    nb = len(blo)
-    while i < na and j < nb:
-        a_lo = alo[i]
-        b_lo = blo[j]
-        start = max(b_lo, a_lo)
-        a_hi = ahi[i]
-        b_hi = bhi[j]
-        if a_hi < b_hi:
-            if start < a_hi:
-                lo.append(start)
-                hi.append(a_hi)
-            i += 1
-        else:
-            if start < b_hi:
-                lo.append(start)
-                hi.append(b_hi)
-            j += 1
-    return lo, hi
+        return [], []
+    gap_lo = [min(alo[0], blo[0]) - 1]
+    gap_lo.extend(bhi)
+    gap_hi = list(blo)
+    gap_hi.append(max(ahi[-1], bhi[-1]) + 1)
+    return difference(alo, ahi, gap_lo, gap_hi)
 
 
 def difference(alo, ahi, blo, bhi):
