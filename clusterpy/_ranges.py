@@ -245,7 +245,11 @@ def from_sorted_keys(keys):
 
 def from_keys(keys):
     """Intervals of any iterable of keys."""
-    return from_sorted_keys(sorted(set(keys)))
+    if not isinstance(keys, list):
+        keys = list(keys)
+    if not all(map(lt, keys, islice(keys, 1, None))):    # not increasing
+        keys = sorted(set(keys))
+    return from_sorted_keys(keys)
 
 
 def count(lo, hi):
