@@ -5,6 +5,12 @@ module.  Elements are strings ("7", "007") and ``RangeSet`` is a ``set``
 subclass, but its elements are kept as sorted key intervals (see
 ``clusterpy._ranges``): a range costs two integers whatever its length, so
 ``RangeSet("0-999999999")`` is as cheap as ``RangeSet("0-9")``.
+
+One consequence: the set's own C storage stays empty, so the few C-level
+``set`` functions that read another set's storage directly (``set(rs)``,
+``frozenset(rs)``, ``some_set.update(rs)``, ``set.union(some_set, rs)``)
+see no element; use ``set(rs.striter())``.  Operators with a plain set on
+either side (``some_set | rs``, ``rs == some_set``) work.
 """
 
 import re
@@ -34,7 +40,7 @@ class RangeSetException(Exception):
     """Base RangeSet exception class."""
 
 
-class FaultyPart:
+class _FaultyPart:
     """Exception mixin: the message ends with the faulty part of the input
     (quoted, after _SEPARATOR) unless it is empty; ``part`` keeps it."""
 
@@ -47,7 +53,7 @@ class FaultyPart:
         self.part = part
 
 
-class RangeSetParseError(FaultyPart, RangeSetException):
+class RangeSetParseError(_FaultyPart, RangeSetException):
     """Raised when a range set string cannot be parsed."""
 
 
@@ -58,14 +64,14 @@ class RangeSetPaddingError(RangeSetParseError):
         super().__init__(part, "padding mismatch (%s)" % msg)
 
 
-def autostep_internal(val):
+def _autostep_internal(val):
     """Internal form of an autostep value: the number of steps (not of
     indexes) from which a progression is folded; AUTOSTEP_DISABLED for
     None."""
     return AUTOSTEP_DISABLED if val is None else int(val) - 1
 
 
-def autostep_public(internal):
+def _autostep_public(internal):
     """Public form (index count, or None) of an internal autostep value."""
     return None if internal >= AUTOSTEP_DISABLED else internal + 1
 
@@ -287,7 +293,7 @@ class RangeSet(SetAlgebra, set):
         self._hi = []
         self._len = 0
         self._cum = None
-        self._autostep = autostep_internal(autostep)
+        self._autostep = _autostep_internal(autostep)
         if pattern is None:
             return
         if isinstance(pattern, str):
@@ -373,11 +379,11 @@ class RangeSet(SetAlgebra, set):
 
     def get_autostep(self) -> Optional[int]:
         """Minimum index count of a folded progression (None: off)."""
-        return autostep_public(self._autostep)
+        return _autostep_public(self._autostep)
 
     def set_autostep(self, val: Optional[int]) -> None:
         """Set the minimum index count of a folded progression."""
-        self._autostep = autostep_internal(val)
+        self._autostep = _autostep_internal(val)
 
     autostep = property(get_autostep, set_autostep)
 

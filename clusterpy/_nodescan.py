@@ -25,7 +25,7 @@ from itertools import accumulate, repeat
 from operator import add
 
 from clusterpy import _ranges as _R
-from clusterpy.RangeSet import FaultyPart, RangeSet, RangeSetND, RangeSetParseError
+from clusterpy.RangeSet import RangeSet, RangeSetND, RangeSetParseError, _FaultyPart
 
 # numbers of a name, as ClusterShell splits them (Unicode digits)
 _NUMBERS = re.compile(r"(\d+)")
@@ -53,7 +53,7 @@ class NodeSetError(NodeSetException):
     """Raised when an error is encountered."""
 
 
-class NodeSetParseError(FaultyPart, NodeSetError):
+class NodeSetParseError(_FaultyPart, NodeSetError):
     """Raised when a node set string cannot be parsed."""
 
     _SEPARATOR = ": "

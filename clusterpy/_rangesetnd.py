@@ -19,9 +19,9 @@ from clusterpy._set_algebra import SetAlgebra
 from clusterpy.RangeSet import (
     AUTOSTEP_DISABLED,
     RangeSet,
+    _autostep_internal,
+    _autostep_public,
     _normalized_bounds,
-    autostep_internal,
-    autostep_public,
 )
 
 
@@ -217,11 +217,11 @@ class RangeSetND(SetAlgebra):
 
     def get_autostep(self) -> Optional[int]:
         """Minimum index count of a folded progression (None: off)."""
-        return autostep_public(self._autostep)
+        return _autostep_public(self._autostep)
 
     def set_autostep(self, val: Optional[int]) -> None:
         """Set the autostep, here and on every RangeSet."""
-        internal = self._autostep = autostep_internal(val)
+        internal = self._autostep = _autostep_internal(val)
         for rgvec in self._veclist:
             for rg in rgvec:
                 rg._autostep = internal
