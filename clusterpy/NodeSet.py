@@ -4,98 +4,84 @@ Same API, syntax, folded strings and errors as ClusterShell 1.10.1's NodeSet
 module: patterns such as ``node[1-30,32]-ib``, nD names such as
 ``x[1000-1003]c[0-7]s0b0n[0-3]``, node groups (``@compute``, ``@source:*``)
 and the string operators ``,`` (union), ``!`` (difference), ``&``
-(intersection) and ``^`` (symmetric difference).
+(intersection) and ``^`` (symmetric difference), applied left to right.
 
-A NodeSet maps each *pattern* (the name with ``%s`` for every number, such
-as ``node%s-ib``) to the RangeSet (1 number), RangeSetND (several numbers)
-or None (no number) of its indexes.  Indexes are interval-based, so
-``NodeSet("node[0-999999999]")`` costs no more than ``NodeSet("node[0-9]")``.
+A node set maps each *pattern* (the name with ``%s`` for every number, such
+as ``node%s-ib``) to the RangeSet (one number), RangeSetND (several
+numbers) or None (no number) of its indexes, in ``_patterns``.  Indexes are
+interval-based, so ``NodeSet("node[0-999999999]")`` is as cheap as
+``NodeSet("node[0-9]")``.
 """
 
 import fnmatch
-import re
-import string
 import sys
-from itertools import product
+from itertools import chain, product
 from typing import Iterable, Iterator, Optional
 
 import clusterpy.NodeUtils as NodeUtils
+from clusterpy import _nodescan as _S
 from clusterpy import _ranges as _R
+from clusterpy._nodescan import (  # noqa: F401  (public names of this module)
+    NodeSetError,
+    NodeSetException,
+    NodeSetExternalError,
+    NodeSetParseError,
+    NodeSetParseRangeError,
+)
+from clusterpy._set_algebra import SetAlgebra
 from clusterpy.Defaults import DEFAULTS, config_paths
-from clusterpy.RangeSet import (AUTOSTEP_DISABLED, RangeSet, RangeSetND,
-                                RangeSetParseError)
+from clusterpy.RangeSet import (  # noqa: F401  (public names of this module)
+    AUTOSTEP_DISABLED,
+    RangeSet,
+    RangeSetND,
+    RangeSetParseError,
+)
 
-# Standard group resolver, built from groups.conf (read on first use)
-DEF_GROUPS_CONFIGS = config_paths('groups.conf')
+#: resolver value asking for no group resolution at all
+RESOLVER_NOGROUP = -1
+#: resolver value for internal use (a copy fills parser and resolver)
+RESOLVER_NOINIT = -2
+NOGROUP_RESOLVER = RESOLVER_NOGROUP         # name of ClusterShell 1.5
+
+#: characters a group name may not hold
 ILLEGAL_GROUP_CHARS = set("@,!&^*")
+#: where groups.conf is looked for
+DEF_GROUPS_CONFIGS = config_paths('groups.conf')
+
+# the standard resolver reads its configuration on first use only
 _DEF_RESOLVER_STD_GROUP = NodeUtils.GroupResolverConfig(DEF_GROUPS_CONFIGS,
                                                         ILLEGAL_GROUP_CHARS)
-RESOLVER_STD_GROUP = _DEF_RESOLVER_STD_GROUP
-#: resolver value: no group resolution at all
-RESOLVER_NOGROUP = -1
-#: resolver value: internal use (uninitialized copy)
-RESOLVER_NOINIT = -2
-# 1.5 compatibility names
-STD_GROUP_RESOLVER = RESOLVER_STD_GROUP
-NOGROUP_RESOLVER = RESOLVER_NOGROUP
-
-# a node name is split into text and numbers with this expression
-_NODE_PARTS = re.compile(r"(\D*)(\d*)")
-# one text part then one number: the common single node name
-_NODE_1D = re.compile(r"(\D*)(\d+)")
-# names free of any operator, bracket, group, wildcard or blank
-_PLAIN_NAME = re.compile(r"[^\[\],!&^@*?\s]+")
-_OPERATORS = re.compile(r"[,!&^]")
+RESOLVER_STD_GROUP = STD_GROUP_RESOLVER = _DEF_RESOLVER_STD_GROUP
 
 
-class NodeSetException(Exception):
-    """Base NodeSet exception class."""
+def _pattern_size(rangeset):
+    return len(rangeset) if rangeset else 1
 
 
-class NodeSetError(NodeSetException):
-    """Raised when an error is encountered."""
+def _copy_patterns(patterns):
+    return {pat: (None if rangeset is None else rangeset.copy())
+            for pat, rangeset in patterns.items()}
 
 
-class NodeSetParseError(NodeSetError):
-    """Raised when NodeSet parsing cannot be done properly."""
-
-    def __init__(self, part, msg):
-        if part:
-            msg = "%s: \"%s\"" % (msg, part)
-        NodeSetError.__init__(self, msg)
-        #: the faulty part of the pattern
-        self.part = part
-
-
-class NodeSetParseRangeError(NodeSetParseError):
-    """Raised when bad range is encountered during NodeSet parsing."""
-
-    def __init__(self, rset_exc):
-        NodeSetParseError.__init__(self, str(rset_exc), "bad range")
+def _names_of(item):
+    """Node names of a (pattern, RangeSet/RangeSetND/None) item."""
+    pat, rangeset = item
+    if not rangeset:
+        return (pat % (),)
+    if rangeset.dim() == 1:
+        return _names_1d(pat, rangeset)
+    return map(pat.__mod__, rangeset)
 
 
-class NodeSetExternalError(NodeSetError):
-    """Raised when an external error is encountered."""
+def _names_1d(pat, rangeset):
+    """Node names of a one-number pattern (the loops run in C)."""
+    head, _, tail = pat.partition("%s")
+    if "%" in head or "%" in tail or not isinstance(rangeset, RangeSet):
+        return map(pat.__mod__, rangeset)
+    return _R.iter_strs(rangeset._lo, rangeset._hi, head, tail)
 
 
-def _index_key(digits):
-    """Element key of a node index written in a name; error past 1e100."""
-    key = _R.key_of(digits)
-    if len(digits) > 100 and int(digits) > 1e100:
-        raise NodeSetParseRangeError(
-            RangeSetParseError(digits, "invalid rangeset index"))
-    return key
-
-
-def _rangeset_of_keys(keys, autostep):
-    """RangeSet of sorted distinct keys."""
-    lo, hi = _R.from_sorted_keys(keys)
-    inst = RangeSet._from_intervals(lo, hi, None)
-    inst.autostep = autostep
-    return inst
-
-
-class NodeSetBase(object):
+class NodeSetBase(SetAlgebra):
     """
     Node set arithmetic on (pattern, RangeSet/RangeSetND) pairs, without
     string parsing.
@@ -107,194 +93,161 @@ class NodeSetBase(object):
     def __init__(self, pattern: Optional[str] = None, rangeset=None,
                  copy_rangeset: bool = True, autostep: Optional[int] = None,
                  fold_axis=None) -> None:
-        """New NodeSetBase of one pattern and its RangeSet (copied unless
-        copy_rangeset is False)."""
+        """New node set of one pattern and its RangeSet (copied unless
+        copy_rangeset is False), or empty."""
         self._autostep = autostep
         self._length = 0
         self._patterns = {}
-        self.fold_axis = fold_axis  #: iterable over nD 0-indexed axis
-        if fold_axis is None and DEFAULTS.fold_axis:
-            self.fold_axis = DEFAULTS.fold_axis
+        #: axes (0-indexed) folded in nD patterns, None for all of them
+        self.fold_axis = fold_axis if fold_axis is not None else (
+            DEFAULTS.fold_axis or None)
         if pattern:
             self._add(pattern, rangeset, copy_rangeset)
         elif rangeset:
             raise ValueError("missing pattern")
 
     def get_autostep(self) -> Optional[int]:
-        """Get autostep value (property)"""
+        """Minimum index count of a folded progression (None: inherit)."""
         return self._autostep
 
     def set_autostep(self, val: Optional[int]) -> None:
-        """Set autostep value (property), on every RangeSet too"""
-        if val is None:
-            self._autostep = None
-        else:
-            self._autostep = min(int(val), AUTOSTEP_DISABLED)
-        for rset in self._patterns.values():
-            if rset:
-                rset.autostep = self._autostep
+        """Set the autostep, on every RangeSet too."""
+        self._autostep = None if val is None else min(int(val), AUTOSTEP_DISABLED)
+        for rangeset in filter(None, self._patterns.values()):
+            rangeset.autostep = self._autostep
 
     autostep = property(get_autostep, set_autostep)
+
+    def _sorted(self):
+        return sorted(self._patterns.items())
 
     # -- iteration ---------------------------------------------------------
 
     def _iter(self):
         """Iterate over (pattern, index tuple or None, autostep)."""
-        for pat, rset in sorted(self._patterns.items()):
-            if rset:
-                autostep = rset.autostep
-                if rset.dim() == 1:
-                    for idx in rset:
-                        yield pat, (idx,), autostep
-                else:
-                    for rvec in rset:
-                        yield pat, rvec, autostep
-            else:
+        for pat, rangeset in self._sorted():
+            if not rangeset:
                 yield pat, None, None
+                continue
+            autostep = rangeset.autostep
+            points = (rangeset.striter() if rangeset.dim() == 1 else rangeset)
+            for point in points:
+                yield pat, (point if isinstance(point, tuple) else (point,)), autostep
+
+    def _one_node_sets(self, cls):
+        """Iterate over one-node node sets of a class."""
+        for pat, point, _ in self._iter():
+            if point is None:
+                rangeset = None
+            elif len(point) == 1:
+                rangeset = RangeSet.fromone(point[0])
+            else:
+                rangeset = RangeSetND([point])
+            single = cls()
+            single._patterns[pat] = rangeset
+            yield single
 
     def _iterbase(self):
         """Iterate over one-node NodeSetBase objects."""
-        for pat, ivec, autostep in self._iter():
-            rset = None
-            if ivec is not None:
-                if len(ivec) == 1:
-                    rset = RangeSet.fromone(ivec[0], autostep)
-                else:
-                    rset = RangeSetND([ivec], autostep)
-            yield NodeSetBase(pat, rset)
+        return self._one_node_sets(NodeSetBase)
 
     def __iter__(self) -> Iterator[str]:
         """Iterate over node names, in sorted order."""
-        for pat, rset in sorted(self._patterns.items()):
-            if not rset:
-                yield pat % ()
-            elif rset.dim() == 1:
-                yield from _names_1d(pat, rset)
-            else:
-                yield from map(pat.__mod__, rset)
+        return chain.from_iterable(map(_names_of, self._sorted()))
 
     striter = __iter__
 
     def nsiter(self) -> Iterator["NodeSetBase"]:
         """Iterate over one-node NodeSet objects."""
-        for pat, ivec, autostep in self._iter():
-            nodeset = self.__class__()
-            if ivec is None:
-                nodeset._add_new(pat, None)
-            elif len(ivec) == 1:
-                nodeset._add_new(pat, RangeSet.fromone(ivec[0]))
-            else:
-                nodeset._add_new(pat, RangeSetND([ivec], autostep))
-            yield nodeset
+        return self._one_node_sets(self.__class__)
 
     def contiguous(self) -> Iterator["NodeSetBase"]:
-        """Iterate over NodeSets of one pattern and contiguous indexes
+        """Iterate over node sets of one pattern and contiguous indexes
         (such as ``foo[1-100]``)."""
-        for pat, rangeset in sorted(self._patterns.items()):
-            if rangeset:
-                for cont_rset in rangeset.contiguous():
-                    nodeset = self.__class__()
-                    nodeset._add_new(pat, cont_rset)
-                    yield nodeset
-            else:
-                nodeset = self.__class__()
-                nodeset._add_new(pat, None)
-                yield nodeset
+        for pat, rangeset in self._sorted():
+            for piece in (rangeset.contiguous() if rangeset else (None,)):
+                part = self.__class__()
+                part._patterns[pat] = piece
+                yield part
 
     def __len__(self) -> int:
         """Number of nodes."""
-        cnt = 0
-        for rangeset in self._patterns.values():
-            cnt += len(rangeset) if rangeset else 1
-        return cnt
+        return sum(map(_pattern_size, self._patterns.values()))
 
     # -- folding -----------------------------------------------------------
 
-    def _fold_axis_for(self, dimcnt):
-        """Axes to fold for a pattern of dimcnt numbers."""
+    def _folded_axes(self, dim):
+        """Axes folded for a pattern of dim numbers (per fold_axis)."""
         if self.fold_axis is None:
-            return range(dimcnt)
+            return range(dim)
         try:
-            return [int(x) % dimcnt for x in self.fold_axis
-                    if -dimcnt <= int(x) < dimcnt]
+            return {int(axis) % dim for axis in self.fold_axis
+                    if -dim <= int(axis) < dim}
         except (TypeError, ValueError) as exc:
             raise NodeSetParseError("fold_axis=%s" % self.fold_axis, exc)
 
-    def _iter_nd_pat(self, pat, rset):
-        """Folded strings of an nD pattern, honouring fold_axis."""
-        fold_axis = self._fold_axis_for(rset.dim())
-        for rgvec in rset.vectors():
-            per_axis = []
-            for axis, rangeset in enumerate(rgvec):
-                if len(rangeset) <= 1:
-                    per_axis.append((str(rangeset),))
-                elif axis in fold_axis:
-                    per_axis.append(("[%s]" % rangeset,))
+    def _iter_nd_pat(self, pat, rangeset):
+        """Folded strings of an nD pattern; axes not folded are expanded
+        (the first axis varying fastest)."""
+        folded = self._folded_axes(rangeset.dim())
+        for vector in rangeset.vectors():
+            choices = []
+            for axis, axis_set in enumerate(vector):
+                if len(axis_set) < 2:
+                    choices.append((str(axis_set),))
+                elif axis in folded:
+                    choices.append(("[%s]" % axis_set,))
                 else:
-                    per_axis.append(tuple(rangeset.striter()))
-            # the first axis varies fastest
-            for args in product(*reversed(per_axis)):
-                yield pat % args[::-1]
+                    choices.append(tuple(axis_set.striter()))
+            choices.reverse()
+            for combo in product(*choices):
+                yield pat % combo[::-1]
+
+    def _strings_of(self, pat, rangeset):
+        """Folded strings of one pattern."""
+        if not rangeset:
+            return (pat % (),)
+        if rangeset.dim() > 1:
+            return self._iter_nd_pat(pat, rangeset)
+        if rangeset.dim() == 1:
+            if self.fold_axis is not None and \
+                    not any(-1 <= int(axis) < 1 for axis in self.fold_axis):
+                return _names_1d(pat, rangeset)
+            text = str(rangeset)
+            return (pat % (text if len(rangeset) == 1 else "[%s]" % text),)
+        return ()
 
     def __str__(self) -> str:
         """Folded node set string, such as ``node[1-5,7]``."""
-        results = []
-        pat = None
-        try:
-            for pat, rset in sorted(self._patterns.items()):
-                if not rset:
-                    results.append(pat % ())
-                elif rset.dim() == 1:
-                    if self.fold_axis is None or \
-                            [x for x in self.fold_axis if -1 <= int(x) < 1]:
-                        rgs = str(rset)
-                        if len(rset) > 1:
-                            rgs = "[%s]" % rgs
-                        results.append(pat % rgs)
-                    else:
-                        results.extend(_names_1d(pat, rset))
-                elif rset.dim() > 1:
-                    results.extend(self._iter_nd_pat(pat, rset))
-        except TypeError:
-            raise NodeSetParseError(pat, "Internal error: node pattern and "
-                                         "ranges mismatch")
-        return ",".join(results)
+        strings = []
+        for pat, rangeset in self._sorted():
+            try:
+                strings.extend(self._strings_of(pat, rangeset))
+            except TypeError:
+                raise NodeSetParseError(pat, "Internal error: node pattern "
+                                        "and ranges mismatch")
+        return ",".join(strings)
 
     def copy(self) -> "NodeSetBase":
         """Return a shallow copy."""
-        cpy = self.__class__()
-        cpy.fold_axis = self.fold_axis
-        cpy._autostep = self._autostep
-        cpy._length = self._length
-        cpy._patterns = _copy_patterns(self._patterns)
-        return cpy
+        clone = self.__class__()
+        clone.__dict__.update(self.__dict__)
+        clone._patterns = _copy_patterns(self._patterns)
+        return clone
 
     # -- comparisons -------------------------------------------------------
 
     def __contains__(self, other) -> bool:
-        """Is node contained in NodeSet ?"""
+        """Whether all nodes of other are here."""
         return self.issuperset(other)
 
-    def _binary_sanity_check(self, other):
-        if not isinstance(other, NodeSetBase):
-            raise TypeError("Binary operation only permitted between "
-                            "NodeSetBase")
-
-    def issubset(self, other) -> bool:
-        """Report whether another nodeset contains this nodeset."""
-        self._binary_sanity_check(other)
-        return other.issuperset(self)
-
     def issuperset(self, other) -> bool:
-        """Report whether this nodeset contains another nodeset."""
+        """Whether all nodes of another node set are here."""
         self._binary_sanity_check(other)
-        patterns = self._patterns
-        for pat, erangeset in other._patterns.items():
-            rangeset = patterns.get(pat)
-            if rangeset:
-                if not rangeset.issuperset(erangeset):
-                    return False
-            elif pat not in patterns:
+        mine = self._patterns
+        for pat, theirs in other._patterns.items():
+            here = mine.get(pat)
+            if not (here.issuperset(theirs) if here else pat in mine):
                 return False
         return True
 
@@ -303,148 +256,98 @@ class NodeSetBase(object):
             return NotImplemented
         return len(self) == len(other) and self.issuperset(other)
 
-    def __ne__(self, other):
-        result = self.__eq__(other)
-        return result if result is NotImplemented else not result
-
     __hash__ = None
-
-    __le__ = issubset
-    __ge__ = issuperset
-
-    def __lt__(self, other):
-        self._binary_sanity_check(other)
-        return len(self) < len(other) and self.issubset(other)
-
-    def __gt__(self, other):
-        self._binary_sanity_check(other)
-        return len(self) > len(other) and self.issuperset(other)
 
     # -- positions ---------------------------------------------------------
 
     def _extractslice(self, index):
-        """(start, stop, step) of a slice, with NodeSet's own rules for
-        negative steps (only as [::-n], walking backward from the end)."""
+        """(start, stop, step) of a slice; a negative step is only allowed
+        alone ([::-n]) and keeps the positions a backward walk visits."""
         length = len(self)
         start, stop, step = index.start, index.stop, index.step
-        if start is None:
-            sl_start = 0
-        elif start < 0:
-            sl_start = max(0, length + start)
-        else:
-            sl_start = start
-        if stop is None:
-            sl_stop = sys.maxsize
-        elif stop < 0:
-            sl_stop = max(0, length + stop)
-        else:
-            sl_stop = stop
+        start = 0 if start is None else (max(0, length + start) if start < 0 else start)
+        stop = sys.maxsize if stop is None else (max(0, length + stop) if stop < 0 else stop)
         if step is None:
-            sl_step = 1
+            step = 1
         elif step < 0:
-            if start is not None or stop is not None:
+            if index.start is not None or index.stop is not None:
                 raise IndexError("illegal start and stop when negative step "
                                  "is used")
-            sl_step = -step
-            # the kept nodes are those a backward walk from the end visits
-            sl_start += (length - 1) % sl_step
-        else:
-            sl_step = step
-        if not (isinstance(sl_start, int) and isinstance(sl_stop, int)
-                and isinstance(sl_step, int)):
+            step = -step
+            start += (length - 1) % step
+        if not all(isinstance(value, int) for value in (start, stop, step)):
             raise TypeError("slice indices must be integers")
-        return sl_start, sl_stop, sl_step
+        return start, stop, step
+
+    def _slice(self, index):
+        """NodeSetBase of the nodes at the positions of a slice."""
+        start, stop, step = self._extractslice(index)
+        result = NodeSetBase()
+        base = 0
+        for pat, rangeset in self._sorted():
+            if start >= stop:
+                break
+            size = _pattern_size(rangeset)
+            if start < base + size:
+                if rangeset:
+                    first = start - base
+                    count = min(stop - start, size - first)
+                    result._add(pat, rangeset[first:first + count:step])
+                else:
+                    count = 1
+                    result._add(pat, None)
+                # next position of the progression past what was taken
+                start += -(-count // step) * step
+            base += size
+        return result
 
     def __getitem__(self, index):
         """Node name at a position, or a node set for a slice."""
         if isinstance(index, slice):
-            inst = NodeSetBase()
-            start, stop, step = self._extractslice(index)
-            nxt = start
-            if stop <= nxt:
-                return inst
-            seen = 0
-            for pat, rangeset in sorted(self._patterns.items()):
-                if rangeset:
-                    cnt = len(rangeset)
-                    offset = nxt - seen
-                    if offset >= cnt:
-                        seen += cnt
-                        continue
-                    taken = min(stop - nxt, cnt - offset)
-                    inst._add(pat, rangeset[offset:offset + taken:step])
-                else:
-                    cnt = taken = 1
-                    if nxt > seen:
-                        seen += cnt
-                        continue
-                    inst._add(pat, None)
-                nxt += taken
-                # round up to the next position of the progression
-                nxt = start - (start - nxt) // step * step
-                if nxt >= stop:
-                    break
-                seen += cnt
-            return inst
-        if isinstance(index, int):
-            if index < 0:
-                length = len(self)
-                if index < -length:
-                    raise IndexError("%d out of range" % index)
-                index += length
-            seen = 0
-            for pat, rangeset in sorted(self._patterns.items()):
-                if rangeset:
-                    cnt = len(rangeset)
-                    if index < seen + cnt:
-                        # a string (1D) or a tuple of strings (nD)
-                        return pat % rangeset[index - seen]
-                else:
-                    cnt = 1
-                    if index == seen:
-                        return pat
-                seen += cnt
-            raise IndexError("%d out of range" % index)
-        raise TypeError("NodeSet indices must be integers")
-
-    def _rangeset_index(self, rangeset, orangeset):
-        """Position of the single index of orangeset in rangeset (both of
-        the same pattern), or None."""
-        if rangeset is None or orangeset is None:
-            return 0 if rangeset is None and orangeset is None else None
-        try:
-            if isinstance(orangeset, RangeSetND):
-                return rangeset.index(next(iter(orangeset)))
-            return rangeset.index(next(orangeset.striter()))
-        except ValueError:
-            return None
+            return self._slice(index)
+        if not isinstance(index, int):
+            raise TypeError("NodeSet indices must be integers")
+        if index < 0:
+            if index < -len(self):
+                raise IndexError("%d out of range" % index)
+            index += len(self)
+        for pat, rangeset in self._sorted():
+            size = _pattern_size(rangeset)
+            if index < size:
+                # an index string, a tuple of them, or nothing (unescaped)
+                return pat % (rangeset[index] if rangeset else ())
+            index -= size
+        raise IndexError("%d out of range" % (index + len(self)))
 
     def index(self, other, start: int = 0, stop: Optional[int] = None) -> int:
         """Position of a single node in iteration order, like list.index();
-        ValueError if absent.  Only sizes of the patterns before it are
-        summed: the node set is not expanded."""
+        ValueError if absent.  The node set is not expanded: sizes of the
+        patterns sorted before the node's are summed."""
         self._binary_sanity_check(other)
         if len(other) != 1:
             raise ValueError("index() argument must be a single node")
-        opat, orangeset = next(iter(other._patterns.items()))
+        (pat, wanted), = other._patterns.items()
         found = None
-        base = 0
-        for pat, rangeset in sorted(self._patterns.items()):
-            if pat == opat:
-                offset = self._rangeset_index(rangeset, orangeset)
-                if offset is not None:
-                    found = base + offset
-                break
-            base += len(rangeset) if rangeset else 1
+        if pat in self._patterns:
+            here = self._patterns[pat]
+            offset = None
+            if here is None or wanted is None:
+                offset = 0 if here is None and wanted is None else None
+            else:
+                point = next(iter(wanted)) if isinstance(wanted, RangeSetND) \
+                    else next(wanted.striter())
+                try:
+                    offset = here.index(point)
+                except ValueError:
+                    pass
+            if offset is not None:
+                found = offset + sum(_pattern_size(rangeset) for other_pat, rangeset
+                                     in self._patterns.items() if other_pat < pat)
         if found is not None and (start != 0 or stop is not None):
             length = len(self)
-            if start < 0:
-                start = max(0, length + start)
-            if stop is None:
-                stop = length
-            elif stop < 0:
-                stop = max(0, length + stop)
-            if not start <= found < stop:
+            low = max(0, length + start) if start < 0 else start
+            high = length if stop is None else (max(0, length + stop) if stop < 0 else stop)
+            if not low <= found < high:
                 found = None
         if found is None:
             raise ValueError("'%s' is not in nodeset" % other)
@@ -458,31 +361,21 @@ class NodeSetBase(object):
         self._patterns[pat] = rangeset
 
     def _add(self, pat, rangeset, copy_rangeset=True):
-        """Add the nodes of a (pattern, RangeSet/RangeSetND/None) pair."""
+        """Add the nodes of a (pattern, RangeSet/RangeSetND/None) pair;
+        a new RangeSet is copied (if asked) and gets our autostep."""
         patterns = self._patterns
-        if pat in patterns:
-            pat_e = patterns[pat]
-            if (pat_e is None) is not (rangeset is None):
-                raise NodeSetError("Invalid operation")
-            if pat_e:
-                pat_e.update(rangeset)
-        else:
+        if pat not in patterns:
             if rangeset and copy_rangeset:
                 rangeset = rangeset.copy()
                 if self._autostep is not None:
                     rangeset.autostep = self._autostep
             patterns[pat] = rangeset
-
-    def union(self, other) -> "NodeSetBase":
-        """New node set with the nodes of both."""
-        self_copy = self.copy()
-        self_copy.update(other)
-        return self_copy
-
-    def __or__(self, other):
-        if not isinstance(other, NodeSetBase):
-            return NotImplemented
-        return self.union(other)
+            return
+        existing = patterns[pat]
+        if (existing is None) != (rangeset is None):
+            raise NodeSetError("Invalid operation")
+        if existing:
+            existing.update(rangeset)
 
     def add(self, other) -> None:
         """Add nodes."""
@@ -502,430 +395,234 @@ class NodeSetBase(object):
         """Remove all nodes."""
         self._patterns.clear()
 
-    def __ior__(self, other):
-        self._binary_sanity_check(other)
-        self.update(other)
-        return self
-
-    def intersection(self, other) -> "NodeSetBase":
-        """New node set with the nodes common to both."""
-        self_copy = self.copy()
-        self_copy.intersection_update(other)
-        return self_copy
 
     def __and__(self, other):
-        if not isinstance(other, NodeSet):
-            return NotImplemented
-        return self.intersection(other)
+        return self._operator(other, "intersection", NodeSet)
+
+    def __xor__(self, other):
+        return self._operator(other, "symmetric_difference", NodeSet)
 
     def intersection_update(self, other) -> None:
         """Keep only the nodes also found in another node set."""
         if other is self:
             return
-        patterns = self._patterns
-        result = {}
-        for pat, irangeset in other._patterns.items():
-            rangeset = patterns.get(pat)
-            if rangeset:
-                irset = rangeset.intersection(irangeset)
-                if len(irset) > 0:
-                    result[pat] = irset
-            elif not irangeset and pat in patterns:
-                result[pat] = None
-        self._patterns = result
-
-    def __iand__(self, other):
-        self._binary_sanity_check(other)
-        self.intersection_update(other)
-        return self
-
-    def difference(self, other) -> "NodeSetBase":
-        """New node set with the nodes of this one not in the other."""
-        self_copy = self.copy()
-        self_copy.difference_update(other)
-        return self_copy
-
-    def __sub__(self, other):
-        if not isinstance(other, NodeSetBase):
-            return NotImplemented
-        return self.difference(other)
+        mine = self._patterns
+        kept = {}
+        for pat, theirs in other._patterns.items():
+            here = mine.get(pat)
+            if here:
+                common = here.intersection(theirs)
+                if len(common):
+                    kept[pat] = common
+            elif pat in mine and not theirs:
+                kept[pat] = None
+        self._patterns = kept
 
     def difference_update(self, other, strict: bool = False) -> None:
         """Remove the nodes found in another node set; with strict, raise
         KeyError if one of them is not here."""
-        patterns = self._patterns
-        purge = []
-        for pat, erangeset in other._patterns.items():
-            rangeset = patterns.get(pat)
-            if rangeset:
-                rangeset.difference_update(erangeset, strict)
-                if len(rangeset) == 0:
-                    purge.append(pat)
-            elif pat in patterns:
-                purge.append(pat)
+        mine = self._patterns
+        emptied = []
+        for pat, theirs in other._patterns.items():
+            here = mine.get(pat)
+            if here:
+                here.difference_update(theirs, strict)
+                if not len(here):
+                    emptied.append(pat)
+            elif pat in mine:
+                emptied.append(pat)
             elif strict:
                 raise KeyError(pat)
-        for pat in purge:
-            del patterns[pat]
-
-    def __isub__(self, other):
-        self._binary_sanity_check(other)
-        self.difference_update(other)
-        return self
+        for pat in emptied:
+            del mine[pat]
 
     def remove(self, elem) -> None:
         """Remove nodes; KeyError if one of them is not here."""
         self.difference_update(elem, True)
 
-    def symmetric_difference(self, other) -> "NodeSetBase":
-        """New node set with the nodes in exactly one of both."""
-        self_copy = self.copy()
-        self_copy.symmetric_difference_update(other)
-        return self_copy
-
-    def __xor__(self, other):
-        if not isinstance(other, NodeSet):
-            return NotImplemented
-        return self.symmetric_difference(other)
-
     def symmetric_difference_update(self, other) -> None:
         """Keep the nodes in exactly one of this node set and another."""
-        patterns = self._patterns
-        purge = []
-        for pat, rangeset in patterns.items():
-            brangeset = other._patterns.get(pat)
-            if brangeset:
-                rangeset.symmetric_difference_update(brangeset)
-            elif pat in other._patterns:
-                purge.append(pat)
-        for pat, brangeset in other._patterns.items():
-            if pat not in patterns:
-                self._add(pat, brangeset)
-        for pat, rangeset in patterns.items():
-            if rangeset is not None and len(rangeset) == 0:
-                purge.append(pat)
-        for pat in purge:
-            del patterns[pat]
-
-    def __ixor__(self, other):
-        self._binary_sanity_check(other)
-        self.symmetric_difference_update(other)
-        return self
+        mine = self._patterns
+        theirs_all = other._patterns
+        dropped = [pat for pat, here in mine.items()
+                   if not theirs_all.get(pat) and pat in theirs_all]
+        for pat, here in mine.items():
+            theirs = theirs_all.get(pat)
+            if theirs:
+                here.symmetric_difference_update(theirs)
+        for pat, theirs in theirs_all.items():
+            if pat not in mine:
+                self._add(pat, theirs)
+        dropped.extend(pat for pat, here in mine.items()
+                       if here is not None and not len(here))
+        for pat in dropped:
+            del mine[pat]
 
 
-def _copy_patterns(patterns):
-    return {pat: (None if rangeset is None else rangeset.copy())
-            for pat, rangeset in patterns.items()}
+
+NodeSetBase._OPERAND = NodeSetBase
+NodeSetBase._OPERAND_ERROR = "Binary operation only permitted between NodeSetBase"
 
 
-def _names_1d(pat, rset):
-    """Node names of a 1D pattern and its RangeSet."""
-    parts = pat.split("%s")
-    if len(parts) == 2 and "%" not in pat.replace("%s", ""):
-        head, tail = parts
-        strs = rset.striter()
-        if tail:
-            return (head + idx + tail for idx in strs)
-        return map(head.__add__, strs)
-    return map(pat.__mod__, rset.striter())
-
-
-def _strip_escape(nsstr):
-    """Trim blanks and escape '%' for use in a pattern."""
-    return nsstr.strip().replace('%', '%%')
-
-
-def _rsets4nsb(rsets, autostep):
-    """RangeSet, RangeSetND or None for a list of per-number RangeSets."""
-    if len(rsets) > 1:
-        return RangeSetND([rsets], None, autostep, copy_rangeset=False)
-    if len(rsets) == 1:
-        return rsets[0]
-    return None
-
-
-class ParsingEngine(object):
+class ParsingEngine:
     """
     Turns node set strings (with groups and operators) into NodeSetBase
-    objects.
+    objects, using a group resolver (or None).
     """
 
-    OP_CODES = {',': 'update',
-                '!': 'difference_update',
-                '&': 'intersection_update',
-                '^': 'symmetric_difference_update'}
-
-    OP_CODES_PAT = '[%s]' % re.escape(''.join(OP_CODES.keys()))
-
+    #: method applying each string operator
+    OP_CODES = {',': 'update', '!': 'difference_update',
+                '&': 'intersection_update', '^': 'symmetric_difference_update'}
+    #: regular expression of the operators
+    OP_CODES_PAT = '[,!\\&\\^]'
     BRACKET_OPEN = '['
     BRACKET_CLOSE = ']'
 
     def __init__(self, group_resolver, node_wildcard_enable: bool = True) -> None:
-        """New parser using a group resolver (or None)."""
         self.group_resolver = group_resolver
-        self.base_node_re = _NODE_PARTS
+        #: whether "*" and "?" in names match nodes of the resolver
         self.node_wc = node_wildcard_enable
 
     def parse(self, nsobj, autostep) -> NodeSetBase:
         """NodeSetBase of a string, a NodeSetBase (returned as is) or None."""
+        if isinstance(nsobj, str):
+            return self._parse_checked(nsobj, _S.escape(nsobj), autostep)
         if nsobj is None:
             return NodeSetBase()
         if isinstance(nsobj, NodeSetBase):
             return nsobj
-        if isinstance(nsobj, str):
-            try:
-                return self.parse_string(str(nsobj), autostep)
-            except (NodeUtils.GroupSourceQueryFailed, RuntimeError) as exc:
-                raise NodeSetParseError(nsobj, str(exc))
         raise TypeError("Unsupported NodeSet input %s" % type(nsobj))
 
-    def parse_string(self, nsstr: str, autostep, namespace=None) -> NodeSetBase:
-        """Parse a string in an optional group namespace: resolve groups,
-        apply operators, return a NodeSetBase."""
-        nodeset = NodeSetBase()
-        nsstr = _strip_escape(nsstr)
-        if _PLAIN_NAME.fullmatch(nsstr):
-            pat, rangesets = self._scan_string_single(nsstr, autostep)
-            nodeset._add_new(pat, _rsets4nsb(rangesets, autostep))
-            return nodeset
-        all_nodes = None    # all nodes, computed once for wildcards
-        for opc, pat, rgnd in self._scan_string(nsstr, autostep):
-            if self.group_resolver and pat[0] == '@':
-                ns_group = NodeSetBase()
-                for nodegroup in NodeSetBase(pat, rgnd):
-                    ns_str_ext, ns_nsp_ext = self.parse_group_string(nodegroup,
-                                                                     namespace)
-                    if ns_str_ext:  # may hold groups again
-                        ns_group.update(self.parse_string(ns_str_ext, autostep,
-                                                          ns_nsp_ext))
-                getattr(nodeset, opc)(ns_group)
-            elif self.group_resolver and self.node_wc and ('*' in pat or
-                                                           '?' in pat):
-                if all_nodes is None:
-                    all_nodes = self._all_node_names(namespace, autostep)
-                left = set(all_nodes)
-                wcns = NodeSetBase()
-                for wcmask in NodeSetBase(pat, rgnd, False):
-                    for node in fnmatch.filter(left, wcmask):
-                        left.remove(node)
-                        wcp, wcr = self._scan_string_single(node, autostep)
-                        wcns.update(NodeSetBase(wcp, _rsets4nsb(wcr, autostep),
-                                                False))
-                getattr(nodeset, opc)(wcns)
-            else:
-                getattr(nodeset, opc)(NodeSetBase(pat, rgnd, False))
-        return nodeset
-
-    def _all_node_names(self, namespace, autostep):
-        """Set of all node names of the resolver (for wildcard masks)."""
-        self.node_wc = False    # all nodes may not hold wildcards
+    def _parse_checked(self, original, text, autostep):
+        """parse() of a string already escaped as text."""
         try:
-            nsb = NodeSetBase()
-            for res in self.all_nodes(namespace):
-                nsb.update(self.parse_string(res, autostep, namespace))
-            return set(nsb)
-        finally:
-            self.node_wc = True
+            return self._parse_escaped(text, autostep, None)
+        except (NodeUtils.GroupSourceQueryFailed, RuntimeError) as exc:
+            raise NodeSetParseError(original, str(exc))
+
+    def parse_string(self, nsstr: str, autostep, namespace=None) -> NodeSetBase:
+        """NodeSetBase of a string, groups resolved (in an optional
+        namespace) and operators applied."""
+        return self._parse_escaped(_S.escape(nsstr), autostep, namespace)
+
+    def _parse_escaped(self, text, autostep, namespace):
+        """parse_string() of an escaped string."""
+        result = NodeSetBase()
+        if _S.PLAIN_NAME.fullmatch(text):
+            pat, rangesets = _S.scan_name(text, autostep)
+            result._patterns[pat] = _S.index_object(rangesets, autostep)
+            return result
+        if _S.SIMPLE_OPERAND.fullmatch(text):
+            pat, rangesets = _S.scan_simple_operand(text, autostep)
+            result._patterns[pat] = _S.index_object(rangesets, autostep)
+            return result
+        if _S.PLAIN_LIST.fullmatch(text):
+            names = [name.strip() for name in text.split(',')]
+            if all(map(_S.PLAIN_NAME.fullmatch, names)):
+                patterns = _S.patterns_of_plain(names, autostep)
+                if patterns is not None:
+                    result._patterns = patterns
+                    return result
+        everything = []     # all node names, computed once for wildcards
+        for operator, pat, indexes in _S.scan_operands(text, autostep):
+            resolver = self.group_resolver
+            if resolver and pat[0] == '@':
+                operand = self._group_operand(pat, indexes, namespace, autostep)
+            elif resolver and self.node_wc and ('*' in pat or '?' in pat):
+                operand = self._wildcard_operand(pat, indexes, namespace,
+                                                 autostep, everything)
+            elif operator == ',':
+                result._add(pat, indexes, False)    # indexes are ours: no copy
+                continue
+            else:
+                operand = NodeSetBase(pat, indexes, False)
+            getattr(result, self.OP_CODES[operator])(operand)
+        return result
+
+    def _group_operand(self, pat, indexes, namespace, autostep):
+        """Nodes of the "@group" names of one operand (@rack[1-2] names
+        two groups)."""
+        nodes = NodeSetBase()
+        for group in NodeSetBase(pat, indexes):
+            text, source = self.parse_group_string(group, namespace)
+            if text:
+                nodes.update(self.parse_string(text, autostep, source))
+        return nodes
+
+    def _wildcard_operand(self, pat, indexes, namespace, autostep, everything):
+        """Nodes of the resolver matching the masks of one operand."""
+        if not everything:
+            self.node_wc = False    # all nodes are taken literally
+            try:
+                known = NodeSetBase()
+                for text in self.all_nodes(namespace):
+                    known.update(self.parse_string(text, autostep, namespace))
+                everything.append(set(known))
+            finally:
+                self.node_wc = True
+        candidates = set(everything[0])
+        nodes = NodeSetBase()
+        for mask in NodeSetBase(pat, indexes, False):
+            for name in fnmatch.filter(candidates, mask):
+                candidates.discard(name)
+                nodes.update(self.parse_string_single(name, autostep))
+        return nodes
 
     def parse_string_single(self, nsstr: str, autostep) -> NodeSetBase:
         """NodeSetBase of one node name (no bracket, group or operator)."""
-        pat, rangesets = self._scan_string_single(_strip_escape(nsstr),
-                                                  autostep)
-        return NodeSetBase(pat, _rsets4nsb(rangesets, autostep), False)
+        pat, rangesets = _S.scan_name(_S.escape(nsstr), autostep)
+        return NodeSetBase(pat, _S.index_object(rangesets, autostep), False)
 
     def parse_group(self, group: str, namespace=None, autostep=None) -> NodeSetBase:
         """NodeSetBase of one group name (without @)."""
         assert self.group_resolver is not None
-        nodestr = self.group_resolver.group_nodes(group, namespace)
-        return self.parse(",".join(nodestr), autostep)
+        return self.parse(",".join(self.group_resolver.group_nodes(group, namespace)),
+                          autostep)
 
     def parse_group_string(self, nodegroup: str, namespace=None):
-        """Resolve one "@[source:]group" string, one level deep: return
-        (node set string, namespace); the string may still hold groups."""
+        """Resolve one "@[source:]group" string one level deep: return
+        (node set string, namespace); the string may name groups again."""
         assert nodegroup[0] == '@'
         assert self.group_resolver is not None
-        grpstr = group = nodegroup[1:]
-        if ':' in grpstr:
-            namespace, group = grpstr.split(':', 1)
-        if group == '*':
-            reslist = self.all_nodes(namespace)
-        elif group.startswith('@'):
-            reslist = self.grouplist(grpstr[1:])
+        name = nodegroup[1:]
+        source, colon, group = name.partition(':')
+        if colon:
+            namespace = source
         else:
-            reslist = self.group_resolver.group_nodes(group, namespace)
-        return ','.join(reslist), namespace
+            group = name
+        if group == '*':
+            found = self.all_nodes(namespace)
+        elif group[:1] == '@':
+            found = self.grouplist(name[1:])
+        else:
+            found = self.group_resolver.group_nodes(group, namespace)
+        return ','.join(found), namespace
 
     def grouplist(self, namespace=None) -> list:
-        """Sorted list of group names of the resolver (ranges expanded)."""
-        grpset = NodeSetBase()
-        for grpstr in self.group_resolver.grouplist(namespace):
-            for opc, pat, rgnd in self._scan_string(_strip_escape(grpstr), None):
-                getattr(grpset, opc)(NodeSetBase(pat, rgnd, False))
-        return list(grpset)
+        """Group names of a source, sorted, ranges in names expanded."""
+        names = NodeSetBase()
+        for text in self.group_resolver.grouplist(namespace):
+            for operator, pat, indexes in _S.scan_operands(_S.escape(text), None):
+                getattr(names, self.OP_CODES[operator])(NodeSetBase(pat, indexes, False))
+        return list(names)
 
     def all_nodes(self, namespace=None) -> list:
-        """All nodes of the resolver as a list of strings."""
-        assert self.group_resolver is not None
-        alln = []
+        """All nodes of a source, as a list of node set strings: from its
+        "all" upcall, else from its groups."""
+        resolver = self.group_resolver
+        assert resolver is not None
         try:
-            alln = self.group_resolver.all_nodes(namespace)
-        except NodeUtils.GroupSourceNoUpcall:
-            # no "all" upcall: fall back to list + map
-            try:
-                for grp in self.grouplist(namespace):
-                    alln += self.group_resolver.group_nodes(grp, namespace)
-            except NodeUtils.GroupSourceNoUpcall:
-                raise NodeSetExternalError(
-                    "Not enough working methods (all or map + list) to "
-                    "get all nodes")
+            return resolver.all_nodes(namespace)
         except NodeUtils.GroupSourceQueryFailed as exc:
             raise NodeSetExternalError("Failed to get all nodes: %s" % exc)
-        return alln
-
-    def _next_op(self, pat):
-        """(index, operator) of the first operator in pat, or (-1, None)."""
-        mobj = _OPERATORS.search(pat)
-        if mobj:
-            return mobj.start(), mobj.group()
-        return -1, None
-
-    def _scan_string_single(self, nsstr, autostep):
-        """(pattern, list of RangeSets) of one node name."""
-        parts = _NODE_PARTS.findall(nsstr)
-        parts.pop()
-        if not parts:
-            raise NodeSetParseError(nsstr, "parse error")
-        pat = ""
-        rangesets = []
-        for pfx, idx in parts:
-            if idx:
-                pat += pfx + "%s"
-                rset = RangeSet._from_intervals(*_one_key(idx), None)
-                rset.autostep = autostep
-                rangesets.append(rset)
-            else:
-                pat += pfx
-        return pat, rangesets
-
-    def _scan_string(self, nsstr, autostep):
-        """Iterate over (operation, pattern, RangeSet/RangeSetND/None) of a
-        node set string."""
-        next_op_code = ','
-        while nsstr:
-            nsstr = nsstr.lstrip()
-            op_code = next_op_code
-            op_idx, next_op_code = self._next_op(nsstr)
-            bracket_idx = nsstr.find('[')
-            if bracket_idx >= 0 and (op_idx < 0 or op_idx > bracket_idx):
-                newpat, rsets, nsstr, next_op_code = self._scan_brackets(
-                    nsstr, autostep)
-            else:
-                if op_idx < 0:
-                    node = nsstr
-                    nsstr = None
-                else:
-                    node, nsstr = nsstr.split(next_op_code, 1)
-                    if not node or not nsstr:
-                        raise NodeSetParseError(
-                            node or nsstr, "missing nodeset operand with '%s' "
-                            "operator" % next_op_code)
-                if ']' in node:
-                    raise NodeSetParseError(node, "illegal closing bracket")
-                newpat, rsets = self._scan_string_single(node.rstrip(), autostep)
-            yield self.OP_CODES[op_code], newpat, _rsets4nsb(rsets, autostep)
-
-    def _scan_brackets(self, nsstr, autostep):
-        """Scan one operand holding brackets, such as ``x[1-2]y[3-4]-ib``:
-        return (pattern, RangeSets, rest of the string, next operator)."""
-        newpat = ""
-        rsets = []
-        sfx = nsstr
-        bracket_idx = 0
-        op_idx = -1
-        while bracket_idx >= 0 and (op_idx < 0 or op_idx > bracket_idx):
-            pfx, sfx = sfx.split('[', 1)
-            try:
-                rng, sfx = sfx.split(']', 1)
-            except ValueError:
-                raise NodeSetParseError(nsstr, "missing bracket")
-            if ']' in pfx:
-                raise NodeSetParseError(pfx, "illegal closing bracket")
-            if sfx:
-                bra_end = sfx.find(']')
-                bra_start = sfx.find('[')
-                if bra_start < 0:
-                    bra_start = bra_end + 1
-                if 0 <= bra_end < bra_start:
-                    raise NodeSetParseError(sfx, "illegal closing bracket")
-                try:
-                    sfx, rng = self._amend_trailing_digits(sfx, rng)
-                except RangeSetParseError as ex:
-                    raise NodeSetParseRangeError(ex)
-            if pfx:
-                try:
-                    pfx, rng = self._amend_leading_digits(pfx, rng)
-                except RangeSetParseError as ex:
-                    raise NodeSetParseRangeError(ex)
-                if pfx:
-                    pfx, pfxrvec = self._scan_string_single(pfx, autostep)
-                    rsets += pfxrvec
-            bracket_idx = sfx.find('[')
-            op_idx, _ = self._next_op(sfx)
-            if sfx[:1] == '[':
-                raise NodeSetParseError(sfx, "illegal reopening bracket")
-            newpat += pfx + "%s"
-            try:
-                rsets.append(RangeSet(rng, autostep))
-            except RangeSetParseError as ex:
-                raise NodeSetParseRangeError(ex)
-        op_idx, next_op_code = self._next_op(sfx)
-        if op_idx < 0:
-            rest = None
-        else:
-            sfx, rest = sfx.split(next_op_code, 1)
-            if not rest:
-                raise NodeSetParseError(None, "missing nodeset operand with "
-                                        "'%s' operator" % next_op_code)
-        sfx = sfx.rstrip()
-        if sfx:
-            sfx, sfxrvec = self._scan_string_single(sfx, autostep)
-            newpat += sfx
-            rsets += sfxrvec
-        return newpat, rsets, rest, next_op_code
-
-    def _amend_leading_digits(self, outer, inner):
-        """Move the digits ending a bracket's prefix into its ranges:
-        ``node1[0-2]`` is ``node[10-12]``.  Return (prefix, ranges)."""
-        outerstrip = outer.rstrip(string.digits)
-        if len(outerstrip) < len(outer):
-            digits = outer[len(outerstrip):]
-            pieces = (str(sub) for sub in RangeSet(inner).contiguous())
-            inner = ','.join('-'.join(digits + bound for bound in piece.split('-'))
-                             for piece in pieces)
-        return outerstrip, inner
-
-    def _amend_trailing_digits(self, outer, inner):
-        """Move the digits starting a bracket's suffix into its ranges:
-        ``node[1-2]0`` is ``node[10-20/10]``.  Return (suffix, ranges)."""
-        outerstrip = outer.lstrip(string.digits)
-        if len(outerstrip) < len(outer):
-            if '/' in inner:
-                raise NodeSetParseError(outer, "illegal trailing digits after "
-                                        "range with steps")
-            digits = outer[:len(outer) - len(outerstrip)]
-            step = '/1' + '0' * len(digits)
-            amended = []
-            for elem in inner.split(','):
-                shifted = '-'.join(bound + digits for bound in elem.split('-'))
-                amended.append(shifted + step if '-' in shifted else shifted)
-            inner = ','.join(amended)
-        return outerstrip, inner
-
-
-def _one_key(idx):
-    """Interval lists of the single index written idx in a node name."""
-    key = _index_key(idx)
-    return [key], [key + 1]
+        except NodeUtils.GroupSourceNoUpcall:
+            pass
+        try:
+            return [text for group in self.grouplist(namespace)
+                    for text in resolver.group_nodes(group, namespace)]
+        except NodeUtils.GroupSourceNoUpcall:
+            raise NodeSetExternalError("Not enough working methods (all or map "
+                                       "+ list) to get all nodes")
 
 
 class NodeSet(NodeSetBase):
@@ -955,302 +652,361 @@ class NodeSet(NodeSetBase):
             expanded
         """
         NodeSetBase.__init__(self, autostep=autostep, fold_axis=fold_axis)
-        if resolver in (RESOLVER_NOGROUP, RESOLVER_NOINIT):
-            self._resolver = None
-        else:
-            self._resolver = resolver or RESOLVER_STD_GROUP
-        if resolver == RESOLVER_NOINIT:
-            self._parser = None
-        else:
+        no_group = resolver == RESOLVER_NOGROUP or resolver == RESOLVER_NOINIT
+        self._resolver = None if no_group else (resolver or RESOLVER_STD_GROUP)
+        self._parser = None
+        if resolver != RESOLVER_NOINIT:
             self._parser = ParsingEngine(self._resolver)
             if nodes is not None:
                 self.update(nodes)
 
     @classmethod
     def _fromlist1(cls, nodelist, autostep=None, resolver=None) -> "NodeSet":
-        """New NodeSet of single node names (no range, group or
-        operator)."""
-        inst = NodeSet(autostep=autostep, resolver=resolver)
-        names = []
-        for single in nodelist:
-            name = _strip_escape(single)
-            if _PLAIN_NAME.fullmatch(name):
-                names.append(name)
-            else:
-                inst._update_plain(names)
-                names = []
-                NodeSetBase.update(inst, inst._parser.parse_string_single(
-                    single, autostep))
-        inst._update_plain(names)
-        return inst
+        """New NodeSet of single node names: brackets, operators and groups
+        are not interpreted."""
+        result = NodeSet(autostep=autostep, resolver=resolver)
+        parse = result._parser.parse_string_single
+        result._update_each(nodelist, lambda single: NodeSetBase.update(
+            result, parse(single, autostep)))
+        return result
 
     @classmethod
     def fromlist(cls, nodelist: Iterable, autostep: Optional[int] = None,
                  resolver=None) -> "NodeSet":
         """New NodeSet of a list of node set strings or NodeSets."""
-        inst = NodeSet(autostep=autostep, resolver=resolver)
-        inst.updaten(nodelist)
-        return inst
+        result = NodeSet(autostep=autostep, resolver=resolver)
+        result.updaten(nodelist)
+        return result
 
     @classmethod
     def fromall(cls, groupsource=None, autostep: Optional[int] = None,
                 resolver=None) -> "NodeSet":
         """New NodeSet of all nodes of a group source."""
-        inst = NodeSet(autostep=autostep, resolver=resolver)
+        result = NodeSet(autostep=autostep, resolver=resolver)
+        if not result._resolver:
+            raise NodeSetExternalError("Group resolver is not defined")
         try:
-            if not inst._resolver:
-                raise NodeSetExternalError("Group resolver is not defined")
-            inst.updaten(inst._parser.all_nodes(groupsource))
+            result.updaten(result._parser.all_nodes(groupsource))
         except NodeUtils.GroupResolverError as exc:
-            errmsg = "Group source error (%s: %s)" % (exc.__class__.__name__,
-                                                      exc)
-            raise NodeSetExternalError(errmsg)
-        return inst
+            raise NodeSetExternalError("Group source error (%s: %s)"
+                                       % (type(exc).__name__, exc))
+        return result
 
     def __getstate__(self):
-        """Pickle state: no group resolver."""
-        odict = self.__dict__.copy()
-        odict['_version'] = NodeSet._VERSION
-        del odict['_resolver']
-        del odict['_parser']
-        return odict
+        """Pickle state: the group resolver and parser are left out."""
+        state = {key: value for key, value in self.__dict__.items()
+                 if key not in ('_resolver', '_parser')}
+        state['_version'] = NodeSet._VERSION
+        return state
 
     def __setstate__(self, dic):
-        """Unpickle, without group resolver; converts NodeSets pickled by
-        ClusterShell versions before 1.7."""
+        """Unpickle without group resolver; NodeSets pickled before
+        ClusterShell 1.7 (no nD support) are converted."""
         self.__dict__.update(dic)
         self._resolver = None
         self._parser = ParsingEngine(None)
-        if getattr(self, '_version', 1) <= 1:
-            self.fold_axis = None
-            old_patterns = self._patterns
-            self._patterns = {}
-            for pat, rangeset in sorted(old_patterns.items()):
-                if rangeset:
-                    rgs = str(rangeset)
-                    if len(rangeset) > 1:
-                        rgs = "[%s]" % rgs
-                    self.update(pat % rgs)
-                else:
-                    self.update(pat)
+        if getattr(self, '_version', 1) > 1:
+            return
+        self.fold_axis = None
+        old = self._patterns
+        self._patterns = {}
+        for pat, rangeset in sorted(old.items()):
+            if not rangeset:
+                self.update(pat)
+            elif len(rangeset) > 1:
+                self.update(pat % ("[%s]" % rangeset))
+            else:
+                self.update(pat % str(rangeset))
 
     def copy(self) -> "NodeSet":
         """Return a shallow copy of a NodeSet."""
-        cpy = self.__class__(resolver=RESOLVER_NOINIT)
-        cpy._patterns = _copy_patterns(self._patterns)
-        cpy.fold_axis = self.fold_axis
-        cpy._autostep = self._autostep
-        cpy._resolver = self._resolver
-        cpy._parser = self._parser
-        return cpy
+        clone = self.__class__(resolver=RESOLVER_NOINIT)
+        clone.__dict__.update(self.__dict__)
+        clone._patterns = _copy_patterns(self._patterns)
+        return clone
 
     __copy__ = copy
 
     # -- node groups -------------------------------------------------------
 
-    def _find_groups(self, node, namespace, allgroups):
-        """Groups of a node: from the in-memory map or the resolver."""
-        if allgroups:
-            for grp, nodeset in allgroups.items():
-                if node in nodeset:
-                    yield grp
-        else:
-            try:
-                yield from self._resolver.node_groups(node, namespace)
-            except NodeUtils.GroupSourceQueryFailed as exc:
-                raise NodeSetExternalError("Group source query failed: %s"
-                                           % exc)
-
-    def _groups2(self, groupsource=None, autostep=None):
-        """{group: (count of our nodes in it, group NodeSetBase)}."""
-        if not self._resolver:
+    def _group_matches(self, groupsource, autostep):
+        """{group: [count of our nodes in it, its NodeSetBase]}, groups in
+        the order their first node of ours is met."""
+        resolver = self._resolver
+        if not resolver:
             raise NodeSetExternalError("No node group resolver")
         try:
-            allgrplist = self._parser.grouplist(groupsource)
+            names = self._parser.grouplist(groupsource)
         except NodeUtils.GroupSourceError:
-            allgrplist = None   # maybe reverse upcall still works
-        groups_info = {}
-        allgroups = {}
-        # use the external reverse upcall only when there are more groups
-        # than nodes
-        if not (self._resolver.has_node_groups(groupsource) and
-                (not allgrplist or len(allgrplist) >= len(self))):
-            if not allgrplist:
-                return groups_info
+            names = None    # the reverse upcall may still answer
+        use_reverse = resolver.has_node_groups(groupsource) and \
+            (not names or len(names) >= len(self))
+        members = {}
+        if not use_reverse:
+            if not names:
+                return {}
             try:
-                for grp in allgrplist:
-                    nodelist = self._resolver.group_nodes(grp, groupsource)
-                    allgroups[grp] = NodeSet(",".join(nodelist),
-                                             resolver=self._resolver)
+                for name in names:
+                    members[name] = NodeSet(",".join(resolver.group_nodes(
+                        name, groupsource)), resolver=resolver)
             except NodeUtils.GroupSourceQueryFailed as exc:
-                raise NodeSetExternalError("Unable to map a group "
-                                           "previously listed\n\tFailed "
-                                           "command: %s" % exc)
+                raise NodeSetExternalError("Unable to map a group previously "
+                                           "listed\n\tFailed command: %s" % exc)
+        matches = {}
         for node in self._iterbase():
-            for grp in self._find_groups(node, groupsource, allgroups):
-                if grp not in groups_info:
-                    nodes = self._parser.parse_group(grp, groupsource, autostep)
-                    groups_info[grp] = (1, nodes)
+            if use_reverse:
+                try:
+                    found = resolver.node_groups(node, groupsource)
+                except NodeUtils.GroupSourceQueryFailed as exc:
+                    raise NodeSetExternalError("Group source query failed: %s"
+                                               % exc)
+            else:
+                found = [name for name, nodes in members.items() if node in nodes]
+            for name in found:
+                entry = matches.get(name)
+                if entry is None:
+                    matches[name] = [1, self._parser.parse_group(name, groupsource,
+                                                                 autostep)]
                 else:
-                    cnt, nodes = groups_info[grp]
-                    groups_info[grp] = (cnt + 1, nodes)
-        return groups_info
+                    entry[0] += 1
+        return matches
+
+    def _group_label(self, groupsource, name, noprefix):
+        if groupsource and not noprefix:
+            return "@%s:%s" % (groupsource, name)
+        return "@" + name
 
     def groups(self, groupsource=None, noprefix: bool = False) -> dict:
         """Groups holding nodes of this set:
         {"@group": (group NodeSet, our nodes in it)}; names are
         "@source:group" when groupsource is given, unless noprefix."""
-        groups = self._groups2(groupsource, self._autostep)
-        result = {}
-        for grp, (_, nsb) in groups.items():
-            if groupsource and not noprefix:
-                key = "@%s:%s" % (groupsource, grp)
-            else:
-                key = "@" + grp
-            result[key] = (NodeSet(nsb, resolver=self._resolver),
-                           self.intersection(nsb))
-        return result
+        return {self._group_label(groupsource, name, noprefix):
+                (NodeSet(nodes, resolver=self._resolver), self.intersection(nodes))
+                for name, (_, nodes) in
+                self._group_matches(groupsource, self._autostep).items()}
 
     def regroup(self, groupsource=None, autostep=None, overlap: bool = False,
                 noprefix: bool = False) -> str:
-        """String of this set using the largest fully included node groups
-        (str() when none is)."""
-        groups = self._groups2(groupsource, autostep)
-        if not groups:
+        """String of this set using the largest node groups it fully holds,
+        str() when there is none."""
+        matches = self._group_matches(groupsource, autostep)
+        if not matches:
             return str(self)
-        fulls = []
-        for grp, (cnt, nodes) in groups.items():
-            assert cnt <= len(nodes)
-            if cnt == len(nodes):
-                fulls.append((cnt, grp))
-        rest = NodeSet(self, resolver=RESOLVER_NOGROUP)
-        regrouped = NodeSet(resolver=RESOLVER_NOGROUP)
-        for _, grp in sorted(fulls, key=lambda item: (-item[0], item[1])):
-            if not overlap and groups[grp][1] not in rest:
+        full = sorted((-count, name) for name, (count, nodes) in matches.items()
+                      if count == len(nodes))
+        left = NodeSet(self, resolver=RESOLVER_NOGROUP)
+        chosen = NodeSet(resolver=RESOLVER_NOGROUP)
+        for _, name in full:
+            nodes = matches[name][1]
+            if not overlap and nodes not in left:
                 continue
-            if groupsource and not noprefix:
-                regrouped.update("@%s:%s" % (groupsource, grp))
-            else:
-                regrouped.update("@" + grp)
-            rest.difference_update(groups[grp][1])
-            if not rest:
-                return str(regrouped)
-        if regrouped:
-            return "%s,%s" % (regrouped, rest)
-        return str(rest)
+            chosen.update(self._group_label(groupsource, name, noprefix))
+            left.difference_update(nodes)
+            if not left:
+                return str(chosen)
+        return "%s,%s" % (chosen, left) if chosen else str(left)
 
-    # -- string-accepting versions of the base operations --------------------
+    # -- string-accepting versions of the base operations ------------------
 
     def issubset(self, other) -> bool:
-        """Report whether another node set contains this one."""
-        nodeset = self._parser.parse(other, self._autostep)
-        return NodeSetBase.issuperset(nodeset, self)
+        """Whether all nodes are in another node set (or string)."""
+        return NodeSetBase.issuperset(self._parser.parse(other, self._autostep), self)
 
     def issuperset(self, other) -> bool:
-        """Report whether this node set contains another one."""
-        nodeset = self._parser.parse(other, self._autostep)
-        return NodeSetBase.issuperset(self, nodeset)
+        """Whether all nodes of another node set (or string) are here."""
+        if isinstance(other, str):
+            found = self._has_name(other)
+            if found is not None:
+                return found
+        return NodeSetBase.issuperset(self, self._parser.parse(other, self._autostep))
 
     def __getitem__(self, index):
         """Node name at a position, or a NodeSet for a slice."""
-        base = NodeSetBase.__getitem__(self, index)
-        if not isinstance(base, NodeSetBase):
-            return base
-        inst = NodeSet(autostep=self._autostep, resolver=self._resolver)
-        inst._patterns = base._patterns
-        return inst
+        found = NodeSetBase.__getitem__(self, index)
+        if isinstance(found, NodeSetBase):
+            part = NodeSet(autostep=self._autostep, resolver=self._resolver)
+            part._patterns = found._patterns
+            return part
+        return found
 
     def index(self, other, start: int = 0, stop: Optional[int] = None) -> int:
         """Position of a node (string or NodeSet) in iteration order, like
         list.index(); ValueError if absent."""
-        nodeset = self._parser.parse(other, self._autostep)
-        return NodeSetBase.index(self, nodeset, start, stop)
+        return NodeSetBase.index(self, self._parser.parse(other, self._autostep),
+                                 start, stop)
 
     def split(self, nbr: int) -> Iterator["NodeSet"]:
         """Split into at most nbr NodeSets of (almost) equal sizes."""
         assert nbr > 0
-        length = len(self)
-        size, left = divmod(length, nbr)
+        size, extra = divmod(len(self), nbr)
         begin = 0
-        for i in range(min(nbr, length)):
-            end = begin + size + (i < left)
+        for part in range(min(nbr, len(self))):
+            end = begin + size + (part < extra)
             yield self[begin:end]
             begin = end
 
     def update(self, other) -> None:
         """Add nodes (node set string or NodeSet)."""
-        nodeset = self._parser.parse(other, self._autostep)
-        NodeSetBase.update(self, nodeset)
+        if not isinstance(other, str):
+            NodeSetBase.update(self, self._parser.parse(other, self._autostep))
+            return
+        text = _S.escape(other)
+        if not self._add_name(text):
+            self._adopt(self._parser._parse_checked(other, text, self._autostep))
 
     def updaten(self, others) -> None:
         """Add the nodes of several node set strings or NodeSets."""
-        names = []
-        for other in others:
-            if isinstance(other, str):
-                name = _strip_escape(other)
-                if _PLAIN_NAME.fullmatch(name):
-                    names.append(name)
-                    continue
+        if not isinstance(others, (list, tuple)):
+            others = list(others)
+        names = _S.plain_names(others)
+        if names is not None:
             self._update_plain(names)
-            names = []
-            self.update(other)
-        self._update_plain(names)
-
-    def _update_plain(self, names):
-        """Add escaped plain node names (no bracket, operator or group)."""
-        if not names:
             return
-        one_d = {}      # pattern -> index strings
-        multi = {}      # pattern -> index tuples
-        flat = []       # patterns without index
-        match_1d = _NODE_1D.fullmatch
-        for name in names:
-            mobj = match_1d(name)
-            if mobj is not None:
-                pfx, idx = mobj.groups()
-                pat = pfx + "%s"
-                try:
-                    one_d[pat].append(idx)
-                except KeyError:
-                    one_d[pat] = [idx]
-                continue
-            parts = _NODE_PARTS.findall(name)
-            parts.pop()
-            idxs = tuple(idx for _, idx in parts if idx)
-            pat = "".join(pfx + "%s" if idx else pfx for pfx, idx in parts)
-            if not idxs:
-                flat.append(pat)
-            else:
-                multi.setdefault(pat, []).append(idxs)
-        autostep = self._autostep
-        batch = NodeSetBase()
-        patterns = batch._patterns
-        for pat, idxs in one_d.items():
-            keys = sorted(set(map(_index_key, idxs)))
-            patterns[pat] = _rangeset_of_keys(keys, autostep)
-        for pat, vecs in multi.items():
-            points = {tuple(map(_index_key, vec)) for vec in vecs}
-            rset = RangeSetND._from_points(points)
-            rset.autostep = autostep
-            patterns[pat] = rset
-        for pat in flat:
-            patterns[pat] = None
-        NodeSetBase.update(self, batch)
+        self._update_each(others, self.update)
+
+    def _update_each(self, items, add_other):
+        """Add items: plain node names in bulk, each other item through
+        add_other."""
+        pending = []
+        for item in items:
+            if isinstance(item, str):
+                name = _S.escape(item)
+                if _S.PLAIN_NAME.fullmatch(name):
+                    pending.append(name)
+                    continue
+            self._update_plain(pending)
+            pending = []
+            add_other(item)
+        self._update_plain(pending)
 
     def intersection_update(self, other) -> None:
-        """Keep only the nodes also found in another node set."""
-        nodeset = self._parser.parse(other, self._autostep)
-        NodeSetBase.intersection_update(self, nodeset)
+        """Keep only the nodes also found in another node set (or string)."""
+        NodeSetBase.intersection_update(self, self._parser.parse(other, self._autostep))
 
     def difference_update(self, other, strict: bool = False) -> None:
         """Remove nodes; with strict, KeyError if one is not here."""
-        nodeset = self._parser.parse(other, self._autostep)
-        NodeSetBase.difference_update(self, nodeset, strict)
+        if isinstance(other, str) and self._discard_name(_S.escape(other), strict):
+            return
+        NodeSetBase.difference_update(self, self._parser.parse(other, self._autostep),
+                                      strict)
 
     def symmetric_difference_update(self, other) -> None:
         """Keep the nodes in exactly one of this node set and another."""
-        nodeset = self._parser.parse(other, self._autostep)
-        NodeSetBase.symmetric_difference_update(self, nodeset)
+        NodeSetBase.symmetric_difference_update(
+            self, self._parser.parse(other, self._autostep))
+
+    # -- fast paths for plain node names -------------------------------------
+
+    def _adopt(self, nodeset):
+        """Add the nodes of a NodeSetBase built for this call: its RangeSets
+        are taken over, not copied."""
+        mine = self._patterns
+        for pat, rangeset in nodeset._patterns.items():
+            if pat in mine:
+                self._add(pat, rangeset)
+                continue
+            if rangeset and self._autostep is not None:
+                rangeset.autostep = self._autostep
+            mine[pat] = rangeset
+
+    def _update_plain(self, names):
+        """Add escaped plain node names."""
+        if not names:
+            return
+        patterns = _S.patterns_of_plain(names, self._autostep)
+        if patterns is None:
+            for name in names:
+                self._adopt(self._parser.parse_string(name, self._autostep))
+            return
+        batch = NodeSetBase()
+        batch._patterns = patterns
+        self._adopt(batch)
+
+    @staticmethod
+    def _plain_parts(name):
+        """(pattern, index strings) of an escaped plain ASCII node name with
+        at most one number, else None (the text needs the parser)."""
+        if not name.isascii() or not _S.PLAIN_NAME.fullmatch(name):
+            return None
+        parts = _S.DIGIT_RUNS.split(name)
+        if len(parts) > 3:
+            return None
+        return "%s".join(parts[0::2]), parts[1::2]
+
+    def _has_name(self, text):
+        """Whether one plain node name is here, None when the text needs
+        the parser.  No object is built."""
+        name = _S.escape(text)
+        if not name.isascii() or not _S.PLAIN_NAME.fullmatch(name):
+            return None
+        parts = _S.DIGIT_RUNS.split(name)
+        pat = "%s".join(parts[0::2])
+        if pat not in self._patterns:
+            return False
+        rangeset = self._patterns[pat]
+        if not rangeset:
+            return True
+        keys = [_S.index_key(number) for number in parts[1::2]]
+        if len(keys) > 1:
+            if isinstance(rangeset, RangeSetND) and rangeset.dim() == len(keys):
+                return rangeset._has_point(keys)
+        elif isinstance(rangeset, RangeSet):
+            return _R.contains(rangeset._lo, rangeset._hi, keys[0])
+        return None
+
+    def _add_name(self, name):
+        """Add one escaped plain node name in place; False if not handled."""
+        found = self._plain_parts(name)
+        if found is None:
+            return False
+        pat, numbers = found
+        mine = self._patterns
+        rangeset = mine.get(pat)
+        if pat in mine and (rangeset is None) == bool(numbers):
+            raise NodeSetError("Invalid operation")
+        if not numbers:
+            mine[pat] = None
+            return True
+        key = _S.index_key(numbers[0])
+        if rangeset is None:
+            rangeset = RangeSet._from_intervals([key], [key + 1], None)
+            rangeset.autostep = self._autostep
+            mine[pat] = rangeset
+        elif isinstance(rangeset, RangeSet):
+            _R.insert(rangeset._lo, rangeset._hi, key, key + 1)
+            rangeset._changed()
+        else:
+            return False
+        return True
+
+    def _discard_name(self, name, strict):
+        """Remove one escaped plain node name in place (KeyError if strict
+        and it is missing); False if not handled."""
+        found = self._plain_parts(name)
+        if found is None:
+            return False
+        pat, numbers = found
+        mine = self._patterns
+        if pat not in mine:
+            if strict:
+                raise KeyError(pat)
+            return True
+        rangeset = mine[pat]
+        if not rangeset or not numbers:
+            del mine[pat]
+            return True
+        if not isinstance(rangeset, RangeSet):
+            return False
+        key = _S.index_key(numbers[0])
+        if not _R.contains(rangeset._lo, rangeset._hi, key):
+            if strict:
+                raise KeyError(numbers[0])
+            return True
+        _R.cut(rangeset._lo, rangeset._hi, key, key + 1)
+        rangeset._changed()
+        if not rangeset._lo:
+            del mine[pat]
+        return True
 
 
 def expand(pat: str) -> list:
@@ -1285,7 +1041,5 @@ def set_std_group_resolver_config(groupsconf, illegal_chars=None) -> None:
     """Use a GroupResolverConfig of the given groups.conf path(s) as the
     default resolver (nothing happens if groupsconf is empty)."""
     if groupsconf:
-        if illegal_chars is None:
-            illegal_chars = ILLEGAL_GROUP_CHARS
-        set_std_group_resolver(NodeUtils.GroupResolverConfig(groupsconf,
-                                                             illegal_chars))
+        chars = ILLEGAL_GROUP_CHARS if illegal_chars is None else illegal_chars
+        set_std_group_resolver(NodeUtils.GroupResolverConfig(groupsconf, chars))

@@ -425,7 +425,7 @@ class GroupResolver:
     """
 
     def __init__(self, default_source: Optional[GroupSource] = None,
-                 illegal_chars: Optional[Iterable[str]] = None) -> None:
+                 illegal_chars: Optional[Set[str]] = None) -> None:
         self._sources: Dict[str, GroupSource] = {}
         self._default_source = default_source
         self._initialized = False
@@ -441,10 +441,10 @@ class GroupResolver:
     def init(func: Callable) -> Callable:  # type: ignore[misc]
         """Decorator for methods that need the resolver initialized."""
         @wraps(func)
-        def initialized_first(self, *args):
+        def initialized_first(self, *args, **kwargs):
             if not self._initialized:
                 self._late_init()
-            return func(self, *args)
+            return func(self, *args, **kwargs)
         return initialized_first
 
     @init
@@ -561,7 +561,7 @@ class GroupResolverConfig(GroupResolver):
     SECTION_MAIN = "Main"
 
     def __init__(self, filenames: FileNames,
-                 illegal_chars: Optional[Iterable[str]] = None) -> None:
+                 illegal_chars: Optional[Set[str]] = None) -> None:
         super().__init__(illegal_chars=illegal_chars)
         self.filenames = filenames
         self.config = None

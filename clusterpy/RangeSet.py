@@ -5,18 +5,28 @@ module.  Elements are strings ("7", "007") and ``RangeSet`` is a ``set``
 subclass, but its elements are kept as sorted key intervals (see
 ``clusterpy._ranges``): a range costs two integers whatever its length, so
 ``RangeSet("0-999999999")`` is as cheap as ``RangeSet("0-9")``.
+
+One consequence: the set's own C storage stays empty, so the few C-level
+``set`` functions that read another set's storage directly (``set(rs)``,
+``frozenset(rs)``, ``some_set.update(rs)``, ``set.union(some_set, rs)``)
+see no element; use ``set(rs.striter())``.  Operators with a plain set on
+either side (``some_set | rs``, ``rs == some_set``) work.
 """
 
+import re
 from typing import Iterable, Iterator, Optional, Union
 
 from clusterpy import _ranges as _R
+from clusterpy._set_algebra import SetAlgebra
 
-__all__ = ['RangeSetException',
-           'RangeSetParseError',
-           'RangeSetPaddingError',
-           'RangeSet',
-           'RangeSetND',
-           'AUTOSTEP_DISABLED']
+__all__ = [
+    'AUTOSTEP_DISABLED',
+    'RangeSet',
+    'RangeSetException',
+    'RangeSetND',
+    'RangeSetPaddingError',
+    'RangeSetParseError',
+]
 
 #: autostep value that turns the /step folding off
 AUTOSTEP_DISABLED = 1E100
@@ -30,22 +40,40 @@ class RangeSetException(Exception):
     """Base RangeSet exception class."""
 
 
-class RangeSetParseError(RangeSetException):
-    """Raised when a range set string cannot be parsed."""
+class _FaultyPart:
+    """Exception mixin: the message ends with the faulty part of the input
+    (quoted, after _SEPARATOR) unless it is empty; ``part`` keeps it."""
+
+    _SEPARATOR = " : "
 
     def __init__(self, part, msg):
         if part:
-            msg = "%s : \"%s\"" % (msg, part)
-        RangeSetException.__init__(self, msg)
-        #: the faulty subrange
+            msg = '%s%s"%s"' % (msg, self._SEPARATOR, part)
+        super().__init__(msg)
         self.part = part
+
+
+class RangeSetParseError(_FaultyPart, RangeSetException):
+    """Raised when a range set string cannot be parsed."""
 
 
 class RangeSetPaddingError(RangeSetParseError):
     """Raised on an unrecoverable zero-padding mismatch."""
 
     def __init__(self, part, msg):
-        RangeSetParseError.__init__(self, part, "padding mismatch (%s)" % msg)
+        super().__init__(part, "padding mismatch (%s)" % msg)
+
+
+def _autostep_internal(val):
+    """Internal form of an autostep value: the number of steps (not of
+    indexes) from which a progression is folded; AUTOSTEP_DISABLED for
+    None."""
+    return AUTOSTEP_DISABLED if val is None else int(val) - 1
+
+
+def _autostep_public(internal):
+    """Public form (index count, or None) of an internal autostep value."""
+    return None if internal >= AUTOSTEP_DISABLED else internal + 1
 
 
 def _normalized_bounds(length, start, stop):
@@ -127,35 +155,79 @@ def _parse_subrange(subrange):
     return start, stop + 1, step, pad
 
 
-def _intervals_of_pattern(pattern):
-    """Key intervals of a range set string."""
-    if pattern.isdigit() and pattern.isascii():
-        key = _R.key_of(pattern)
-        return [key], [key + 1]
-    los = []
-    his = []
-    single = []
-    for subrange in pattern.split(','):
-        subrange = subrange.strip()
-        if subrange.isdigit() and subrange.isascii():
-            single.append(_R.key_of(subrange))
-            continue
-        start, stop, step, pad = _parse_subrange(subrange)
-        sub_lo, sub_hi = _R.intervals_for_range(start, stop, step, pad)
-        los.extend(sub_lo)
-        his.extend(sub_hi)
-    if single:
-        single_lo, single_hi = _R.from_keys(single)
-        if not los:
-            return single_lo, single_hi
-        los.extend(single_lo)
-        his.extend(single_hi)
+# "a-b" without sign, blank or step: the common subrange
+_SIMPLE_RANGE = re.compile(r"([0-9]+)-([0-9]+)")
+# comma-separated single indexes
+_SINGLES = re.compile(r"[0-9]+(?:,[0-9]+)*")
+# comma-separated unpadded indexes and "a-b" ranges
+_UNPADDED = "(?:[1-9][0-9]*|0)"
+_PLAIN_RANGES = re.compile("%s(?:-%s)?(?:,%s(?:-%s)?)*" % ((_UNPADDED,) * 4))
+_BOUNDS = re.compile(r"([0-9]+)(?:-([0-9]+))?")
+
+
+def _intervals_of_plain_ranges(pattern):
+    """Key intervals of a comma-separated list of unpadded indexes and
+    ranges whose bounds have the same width, or None (the loops run in
+    C)."""
+    begins, ends = zip(*_BOUNDS.findall(pattern))
+    ends = [end or begin for begin, end in zip(begins, ends)]
+    widths = list(map(len, begins))
+    if widths != list(map(len, ends)) or max(widths) > 100:
+        return None
+    starts = list(map(int, begins))
+    stops = list(map(int, ends))
+    if not all(map(int.__le__, starts, stops)):
+        return None
+    bases = list(_R.bases_of_widths(widths))
+    los = list(map(int.__add__, bases, starts))
+    his = [key + 1 for key in map(int.__add__, bases, stops)]
     return _normalize(los, his)
 
 
+def _intervals_of_subrange(subrange):
+    """Key intervals of one comma-free subrange (already stripped)."""
+    if subrange.isdigit() and subrange.isascii() and len(subrange) <= 100:
+        key = _R.key_of(subrange)
+        return [key], [key + 1]
+    match = _SIMPLE_RANGE.fullmatch(subrange)
+    if match is not None:
+        begin, end = match.groups()
+        if (begin[0] != '0' or len(begin) == 1) and end[0] != '0' \
+                and len(begin) <= len(end) <= 100 \
+                and (len(begin) < len(end) or begin <= end):
+            return _R.unpadded_range(begin, end)
+    return _R.intervals_for_range(*_parse_subrange(subrange))
+
+
+def _intervals_of_pattern(pattern):
+    """Key intervals of a range set string."""
+    if ',' not in pattern:
+        return _intervals_of_subrange(pattern.strip())
+    if _SINGLES.fullmatch(pattern):
+        singles = pattern.split(',')
+        if max(map(len, singles)) <= 100:
+            return _R.from_keys(_R.keys_of_digits(singles))
+    if _PLAIN_RANGES.fullmatch(pattern):
+        found = _intervals_of_plain_ranges(pattern)
+        if found is not None:
+            return found
+    los = []
+    his = []
+    ordered = True
+    for subrange in pattern.split(','):
+        sub_lo, sub_hi = _intervals_of_subrange(subrange.strip())
+        if ordered and his and sub_lo and sub_lo[0] <= his[-1]:
+            ordered = False
+        los.extend(sub_lo)
+        his.extend(sub_hi)
+    if ordered:
+        return los, his
+    return _merge_unsorted(los, his)
+
+
 def _normalize(los, his):
-    """Canonical intervals of possibly overlapping, unsorted intervals."""
-    if len(los) <= 1 or all(map(int.__lt__, his[:-1], los[1:])):
+    """Canonical intervals of concatenated interval lists."""
+    if all(map(int.__lt__, his[:-1], los[1:])):
         return los, his
     return _merge_unsorted(los, his)
 
@@ -166,8 +238,7 @@ def _merge_unsorted(los, his):
     hi = []
     for start, stop in pairs:
         if hi and start <= hi[-1]:
-            if stop > hi[-1]:
-                hi[-1] = stop
+            hi[-1] = max(hi[-1], stop)
         else:
             lo.append(start)
             hi.append(stop)
@@ -196,7 +267,7 @@ def _keys_of(iterable, strict=True):
     return sorted(keys)
 
 
-class RangeSet(set):
+class RangeSet(SetAlgebra, set):
     """
     Mutable set of cluster node indexes featuring a fast range-based API.
 
@@ -205,7 +276,9 @@ class RangeSet(set):
     Elements are strings (zero padding is significant and may vary within
     a set: ``RangeSet("01-09,100")``), iterated in sorted order.
     """
-    __slots__ = ("_lo", "_hi", "_len", "_cum", "_autostep")
+    __slots__ = ("_autostep", "_cum", "_hi", "_len", "_lo")
+    _OPERAND = (set, frozenset)
+    _OPERAND_ERROR = "Binary operation only permitted between sets"
 
     _VERSION = 4    # serial version number (pickle)
 
@@ -216,13 +289,11 @@ class RangeSet(set):
         :param pattern: optional string pattern or iterable of indexes
         :param autostep: optional autostep threshold
         """
-        set.__init__(self)
         self._lo = []
         self._hi = []
         self._len = 0
         self._cum = None
-        self._autostep = None
-        self.autostep = autostep
+        self._autostep = _autostep_internal(autostep)
         if pattern is None:
             return
         if isinstance(pattern, str):
@@ -255,7 +326,6 @@ class RangeSet(set):
     @classmethod
     def _from_intervals(cls, lo, hi, autostep_internal):
         inst = cls.__new__(cls)
-        set.__init__(inst)
         inst._lo = lo
         inst._hi = hi
         inst._len = -1
@@ -265,24 +335,23 @@ class RangeSet(set):
 
     @classmethod
     def fromlist(cls, rnglist: Iterable, autostep: Optional[int] = None) -> "RangeSet":
-        """Class method that returns a new RangeSet with ranges from provided
-        list."""
-        inst = RangeSet(autostep=autostep)
-        inst.updaten(rnglist)
-        return inst
+        """New RangeSet of a list of range strings, sets or RangeSets."""
+        result = RangeSet(autostep=autostep)
+        result.updaten(rnglist)
+        return result
 
     @classmethod
     def fromone(cls, index, pad: int = 0, autostep: Optional[int] = None) -> "RangeSet":
         """New RangeSet of one index (integer with padding, or string) or of
         one range given as a slice object (with padding)."""
-        inst = RangeSet(autostep=autostep)
-        try:
-            inst.add(index, pad)
-        except TypeError:
+        result = RangeSet(autostep=autostep)
+        if isinstance(index, slice):
             if not index.stop:
                 raise ValueError("Invalid range upper limit (%s)" % index.stop)
-            inst.add_range(index.start or 0, index.stop, index.step or 1, pad)
-        return inst
+            result.add_range(index.start or 0, index.stop, index.step or 1, pad)
+        else:
+            result.add(index, pad)
+        return result
 
     # -- properties ------------------------------------------------------
 
@@ -290,7 +359,7 @@ class RangeSet(set):
     def padding(self) -> Optional[int]:
         """Largest zero-padding length in the set (None if nothing padded)."""
         result = None
-        for width, kbase, first, end in _R.classes(self._lo):
+        for width, kbase, first, _ in _R.classes(self._lo):
             if width > 1 and self._lo[first] - kbase < 10 ** (width - 1):
                 result = width
         return result
@@ -302,25 +371,19 @@ class RangeSet(set):
             value = 1
         los = []
         his = []
-        for _, vals in _R.segments(self._lo, self._hi):
-            for start, stop in vals:
-                sub_lo, sub_hi = _R.intervals_for_range(start, stop, 1, value)
-                los.extend(sub_lo)
-                his.extend(sub_hi)
+        for start, stop, _ in _R.value_intervals(self._lo, self._hi):
+            sub_lo, sub_hi = _R.intervals_for_range(start, stop, 1, value)
+            los.extend(sub_lo)
+            his.extend(sub_hi)
         self._set(*_merge_unsorted(los, his))
 
     def get_autostep(self) -> Optional[int]:
-        """Get autostep value (property)"""
-        if self._autostep >= AUTOSTEP_DISABLED:
-            return None
-        return self._autostep + 1
+        """Minimum index count of a folded progression (None: off)."""
+        return _autostep_public(self._autostep)
 
     def set_autostep(self, val: Optional[int]) -> None:
-        """Set autostep value (property)"""
-        if val is None:
-            self._autostep = AUTOSTEP_DISABLED
-        else:
-            self._autostep = int(val) - 1
+        """Set the minimum index count of a folded progression."""
+        self._autostep = _autostep_internal(val)
 
     autostep = property(get_autostep, set_autostep)
 
@@ -348,9 +411,8 @@ class RangeSet(set):
 
     def intiter(self) -> Iterator[int]:
         """Iterate over elements as integers (padding is lost)."""
-        for width, kbase, first, end in _R.classes(self._lo):
-            for idx in range(first, end):
-                yield from range(self._lo[idx] - kbase, self._hi[idx] - kbase)
+        for start, stop, _ in _R.value_intervals(self._lo, self._hi):
+            yield from range(start, stop)
 
     def contiguous(self) -> Iterator["RangeSet"]:
         """Object-based iterator over contiguous range sets."""
@@ -390,7 +452,9 @@ class RangeSet(set):
     def __str__(self) -> str:
         """Folded string: comma-separated ranges (x-y/step format)."""
         if self._autostep >= AUTOSTEP_DISABLED:
-            return ','.join(_R.fold_plain(self._lo, self._hi))
+            plain = _R.fold_plain(self._lo, self._hi)
+            if plain is not None:
+                return ','.join(plain)
         return ','.join(_R.format_slices(self._folded()))
 
     __repr__ = __str__
@@ -507,17 +571,7 @@ class RangeSet(set):
             return set(self.striter()) == other
         return NotImplemented
 
-    def __ne__(self, other):
-        result = self.__eq__(other)
-        if result is NotImplemented:
-            return result
-        return not result
-
     __hash__ = None
-
-    def _binary_sanity_check(self, other):
-        if not isinstance(other, (set, frozenset)):
-            raise TypeError("Binary operation only permitted between sets")
 
     def issubset(self, other) -> bool:
         """Report whether another set contains this RangeSet."""
@@ -532,17 +586,6 @@ class RangeSet(set):
         if isinstance(other, RangeSet):
             return _R.issubset(other._lo, other._hi, self._lo, self._hi)
         return all(self._has(elem) for elem in other)
-
-    __le__ = issubset
-    __ge__ = issuperset
-
-    def __lt__(self, other):
-        self._binary_sanity_check(other)
-        return len(self) < len(other) and self.issubset(other)
-
-    def __gt__(self, other):
-        self._binary_sanity_check(other)
-        return len(self) > len(other) and self.issuperset(other)
 
     def isdisjoint(self, other) -> bool:
         """Whether this RangeSet and another set have no element in common."""
@@ -591,66 +634,23 @@ class RangeSet(set):
         return self._from_intervals(
             *_R.symmetric_difference(self._lo, self._hi, lo, hi), self._autostep)
 
-    def __or__(self, other):
-        if not isinstance(other, (set, frozenset)):
-            return NotImplemented
-        return self.union(other)
-
-    def __and__(self, other):
-        if not isinstance(other, (set, frozenset)):
-            return NotImplemented
-        return self.intersection(other)
-
-    def __xor__(self, other):
-        if not isinstance(other, (set, frozenset)):
-            return NotImplemented
-        return self.symmetric_difference(other)
-
-    def __sub__(self, other):
-        if not isinstance(other, (set, frozenset)):
-            return NotImplemented
-        return self.difference(other)
-
     # plain set on the left: Python asks these first (RangeSet is a subclass)
-    def __ror__(self, other):
+    def _reflected(self, other, operator):
         if not isinstance(other, (set, frozenset)):
             return NotImplemented
-        return other | set(self.striter())
+        return operator(other, set(self.striter()))
+
+    def __ror__(self, other):
+        return self._reflected(other, set.__or__)
 
     def __rand__(self, other):
-        if not isinstance(other, (set, frozenset)):
-            return NotImplemented
-        return other & set(self.striter())
+        return self._reflected(other, set.__and__)
 
     def __rxor__(self, other):
-        if not isinstance(other, (set, frozenset)):
-            return NotImplemented
-        return other ^ set(self.striter())
+        return self._reflected(other, set.__xor__)
 
     def __rsub__(self, other):
-        if not isinstance(other, (set, frozenset)):
-            return NotImplemented
-        return other - set(self.striter())
-
-    def __ior__(self, other):
-        self._binary_sanity_check(other)
-        self.update(other)
-        return self
-
-    def __iand__(self, other):
-        self._binary_sanity_check(other)
-        self.intersection_update(other)
-        return self
-
-    def __ixor__(self, other):
-        self._binary_sanity_check(other)
-        self.symmetric_difference_update(other)
-        return self
-
-    def __isub__(self, other):
-        self._binary_sanity_check(other)
-        self.difference_update(other)
-        return self
+        return self._reflected(other, set.__sub__)
 
     def union_update(self, other) -> None:
         """Add the elements of another set."""
@@ -691,16 +691,27 @@ class RangeSet(set):
 
     def updaten(self, rangesets) -> None:
         """Add the elements of several sets or range strings."""
+        los = []
+        his = []
+        if not isinstance(rangesets, (list, tuple)):
+            rangesets = list(rangesets)
+        if rangesets and all(isinstance(rng, str) for rng in rangesets):
+            self._update_intervals(*_intervals_of_pattern(",".join(rangesets)))
+            return
         for rng in rangesets:
             if isinstance(rng, RangeSet):
-                self._update_intervals(rng._lo, rng._hi)
+                sub_lo, sub_hi = rng._lo, rng._hi
             elif isinstance(rng, (set, frozenset)):
-                self.update(rng)
+                sub_lo, sub_hi = _R.from_sorted_keys(_keys_of(rng))
             elif isinstance(rng, str):
-                self._update_intervals(*_intervals_of_pattern(rng))
+                sub_lo, sub_hi = _intervals_of_pattern(rng)
             else:
                 other = RangeSet(rng)
-                self._update_intervals(other._lo, other._hi)
+                sub_lo, sub_hi = other._lo, other._hi
+            los.extend(sub_lo)
+            his.extend(sub_hi)
+        if los:
+            self._update_intervals(*_normalize(los, his))
 
     def clear(self) -> None:
         """Remove all elements."""
@@ -732,7 +743,7 @@ class RangeSet(set):
         """Remove an element if present."""
         try:
             key = _key_of_element(element, pad)
-        except (ValueError, TypeError):
+        except ValueError:
             return
         _R.cut(self._lo, self._hi, key, key + 1)
         self._changed()
@@ -751,4 +762,4 @@ class RangeSet(set):
                 + self._hi.__sizeof__())
 
 
-from clusterpy._rangesetnd import RangeSetND  # noqa: E402  (needs RangeSet)
+from clusterpy._rangesetnd import RangeSetND

@@ -25,7 +25,8 @@ to that one box.  Past ``MAX_POINTS`` points the exact greedy order would
 take hours, so disjoint boxes are kept instead (documented deviation).
 """
 
-from itertools import product
+from itertools import compress, product
+from operator import is_not
 
 from clusterpy import _ranges as _R
 
@@ -84,9 +85,12 @@ def _merge(vec1, vec2):
     """Merged vector when vec1 and vec2 differ on one axis at most, where
     they are disjoint or nested; else None."""
     pos = -1
-    for axis, val1 in enumerate(vec1):
+    # axis values are shared tuples: only axes holding distinct objects
+    # may differ
+    for axis in compress(range(len(vec1)), map(is_not, vec1, vec2)):
+        val1 = vec1[axis]
         val2 = vec2[axis]
-        if val1 is val2 or val1 == val2:
+        if val1 == val2:
             continue
         if pos >= 0:
             return None
@@ -99,25 +103,73 @@ def _merge(vec1, vec2):
     return vec1[:pos] + (merged,) + vec1[pos + 1:]
 
 
-def _sort(veclist, names):
-    """Sort vectors: larger first, then per axis larger first, lower first
-    index first, lower last index first (indexes compared as strings)."""
-    def name(key):
-        text = names.get(key)
-        if text is None:
-            text = names[key] = _R.str_of(key)
-        return text
+class _SortKeys:
+    """Sort key of vectors: larger first, then per axis larger first, lower
+    first index first, lower last index first (indexes compared as
+    strings).  Per-value parts are cached: values are shared tuples."""
 
-    def sortkey(vec):
+    def __init__(self, names):
+        self.names = names
+        self.parts = {}
+
+    def _part(self, value):
+        part = self.parts.get(value)
+        if part is None:
+            lo, hi = value
+            names = self.names
+            first = names.get(lo[0])
+            if first is None:
+                first = names[lo[0]] = _R.str_of(lo[0])
+            last = names.get(hi[-1] - 1)
+            if last is None:
+                last = names[hi[-1] - 1] = _R.str_of(hi[-1] - 1)
+            part = self.parts[value] = (-_count(value), first, last)
+        return part
+
+    def __call__(self, vec):
+        parts = tuple(map(self._part, vec))
         size = 1
-        axes = []
-        for lo, hi in vec:
-            cnt = _count((lo, hi))
-            size *= cnt
-            axes.append((-cnt, name(lo[0]), name(hi[-1] - 1)))
-        return -size, axes
+        for part in parts:
+            size *= -part[0]
+        return -size, parts
 
-    veclist.sort(key=sortkey)
+
+def _first_pass(points):
+    """The first easy pass, over sorted single points: a point absorbs the
+    following points that differ from it on one same axis only."""
+    cache = {}
+    out = []
+    append = out.append
+    changed = False
+    count = len(points)
+    idx = 0
+    while idx < count:
+        point = points[idx]
+        nxt = idx + 1
+        axis = -1
+        if nxt < count:
+            diffs = [pos for pos, (a, b) in enumerate(zip(point, points[nxt])) if a != b]
+            if len(diffs) == 1:
+                axis = diffs[0]
+        if axis < 0:
+            append(tuple(_single(key, cache) for key in point))
+            idx = nxt
+            continue
+        head = point[:axis]
+        tail = point[axis + 1:]
+        end = nxt + 1
+        while end < count:
+            other = points[end]
+            if other[:axis] != head or other[axis + 1:] != tail:
+                break
+            end += 1
+        lo, hi = _R.from_keys([pt[axis] for pt in points[idx:end]])
+        vec = [_single(key, cache) for key in point]
+        vec[axis] = (tuple(lo), tuple(hi))
+        append(tuple(vec))
+        changed = True
+        idx = end
+    return out, changed
 
 
 def _easy_pass(veclist):
@@ -156,18 +208,27 @@ def _full_pass(veclist):
     return changed
 
 
-def fold_points(points):
+def fold_points(points, names=None):
     """Fold distinct points (tuples of keys) into vectors (tuples of axis
-    values), ordered as printed."""
-    cache = {}
-    names = {}
-    veclist = [tuple(_single(key, cache) for key in point) for point in points]
-    if len(veclist) <= 1:
-        return veclist
-    full = False
+    values), ordered as printed.  names may map keys to element strings."""
+    if names is None:
+        names = {}
+    points = list(points)
+    if len(points) <= 1:
+        return [tuple(((key,), (key + 1,)) for key in point) for point in points]
+    # first sort: single points order as their tuples of index strings
+    columns = list(zip(*points))
+    for column in columns:
+        for key in set(column).difference(names):
+            names[key] = _R.str_of(key)
+    text_points = list(zip(*[map(names.__getitem__, column) for column in columns]))
+    order = sorted(range(len(points)), key=text_points.__getitem__)
+    veclist, changed = _first_pass([points[idx] for idx in order])
+    sortkey = _SortKeys(names)
+    full = not changed
     changed = True
     while changed:
-        _sort(veclist, names)
+        veclist.sort(key=sortkey)
         if full:
             changed = _full_pass(veclist)
         else:
@@ -249,7 +310,7 @@ def fold_boxes(boxes):
         if sum(map(box_size, parts)) == whole:
             return [_values(axes)]
         veclist = [_values(part) for part in parts]
-        _sort(veclist, {})
+        veclist.sort(key=_SortKeys({}))
         return veclist
     points = set()
     for box in boxes:
@@ -261,13 +322,29 @@ def fold_boxes(boxes):
     return fold_points(points)
 
 
-def is_box(points, dim):
+def fold_columns(columns):
+    """Fold the points given as aligned per-axis lists of element strings
+    (duplicates allowed): vectors of axis values, ordered as printed."""
+    keymaps = []
+    size = 1
+    for column in columns:
+        keymap = {text: _R.key_of(text) for text in set(column)}
+        keymaps.append(keymap)
+        size *= len(keymap)
+    points = set(zip(*columns))
+    if len(points) == size:
+        return [tuple(_R.from_sorted_keys(sorted(keymap.values()))
+                      for keymap in keymaps)]
+    names = {key: text for keymap in keymaps for text, key in keymap.items()}
+    keyed = zip(*[map(keymap.__getitem__, column)
+                  for keymap, column in zip(keymaps, zip(*points))])
+    return fold_points(keyed, names)
+
+
+def is_box(points):
     """Per-axis sorted keys if the distinct points form a full cartesian
     product, else None."""
-    axes = [set() for _ in range(dim)]
-    for point in points:
-        for axis, key in enumerate(point):
-            axes[axis].add(key)
+    axes = [set(column) for column in zip(*points)]
     size = 1
     for keys in axes:
         size *= len(keys)

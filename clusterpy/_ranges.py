@@ -25,7 +25,7 @@ Invariant to keep: ``lo[i] < hi[i] < lo[i + 1]`` for every ``i``.
 """
 
 from bisect import bisect_left, bisect_right
-from itertools import accumulate, compress, islice
+from itertools import accumulate, chain, compress, islice, repeat
 from operator import lt, sub
 
 #: _BASES[w - 1] is the key of value 0 written with width w
@@ -71,13 +71,26 @@ def key_of(text):
     raise ValueError("invalid index %r" % (text,))
 
 
+def bases_of_widths(widths):
+    """Iterator over base(width) of a list of widths (in C)."""
+    widest = max(widths)
+    if widest >= len(_BASES):
+        _grow(widest)
+    return map(_BASES.__getitem__, map(sub, widths, repeat(1)))
+
+
+def keys_of_digits(texts):
+    """Keys of a list of ASCII digit strings (the loops run in C)."""
+    return list(map(int.__add__, bases_of_widths(list(map(len, texts))),
+                    map(int, texts)))
+
+
 def key_of_int(value, pad=0):
     """Key of ``"%0*d" % (pad, value)`` (padding is ignored for negatives)."""
     if value < 0:
         return value - 1
     width = len(str(value))
-    if pad > width:
-        width = pad
+    width = max(width, pad)
     if width >= len(_BASES):
         _grow(width)
     return _BASES[width - 1] + value
@@ -109,19 +122,69 @@ def classes(lo):
         first = end
 
 
-def formatter(width, kbase, lo_value):
-    """Function formatting a value of the given class as an element string."""
-    if width == 0 or (lo_value >= 10 ** (width - 1)):
-        return str
-    return ("%%0%dd" % width).__mod__
+def class_values(lo, hi, kbase, first, end):
+    """Iterator over the values of intervals first..end-1 of one class."""
+    return chain.from_iterable(_value_chunks(lo, hi, kbase, first, end))
 
 
-def iter_strs(lo, hi):
-    """Iterate element strings in order."""
+def _value_chunks(lo, hi, kbase, first, end):
+    """Iterables of the values of intervals first..end-1 of one class:
+    single keys are gathered one by one (cheaper than a range each) and
+    shifted by the class base in C; long intervals are lazy ranges.
+    Intervals are taken 1024 at a time, which bounds the lists."""
+    for batch in range(first, end, 1024):
+        chunk = []
+        append = chunk.append
+        stop_at = min(batch + 1024, end)
+        for start, stop in zip(islice(lo, batch, stop_at), islice(hi, batch, stop_at)):
+            if stop - start == 1:
+                append(start)
+            elif stop - start < 64:
+                chunk.extend(range(start, stop))
+            else:
+                if chunk:
+                    yield map(sub, chunk, repeat(kbase))
+                    chunk = []
+                    append = chunk.append
+                yield range(start - kbase, stop - kbase)
+        if chunk:
+            yield map(sub, chunk, repeat(kbase))
+
+
+def class_formats(lo):
+    """Yield (printf format of the values, base, first, end) per class."""
     for width, kbase, first, end in classes(lo):
-        fmt = formatter(width, kbase, lo[first] - kbase)
-        for idx in range(first, end):
-            yield from map(fmt, range(lo[idx] - kbase, hi[idx] - kbase))
+        padded = width > 1 and lo[first] - kbase < 10 ** (width - 1)
+        yield ("%%0%dd" % width if padded else "%d"), kbase, first, end
+
+
+def iter_strs(lo, hi, head="", tail=""):
+    """Iterate element strings in order, each between head and tail (which
+    must not hold '%'); the loops run in C."""
+    return chain.from_iterable(
+        map((head + fmt + tail).__mod__, class_values(lo, hi, kbase, first, end))
+        for fmt, kbase, first, end in class_formats(lo))
+
+
+def unpadded_range(begin, end):
+    """Key intervals of the range "begin-end" of unpadded digit strings
+    (begin <= end, at most 100 digits): one interval per width."""
+    first = len(begin)
+    last = len(end)
+    if last >= len(_BASES):
+        _grow(last)
+    bases = _BASES
+    if first == last:
+        kbase = bases[first - 1]
+        return [kbase + int(begin)], [kbase + int(end) + 1]
+    los = [bases[first - 1] + int(begin)]
+    his = [bases[first - 1] + 10 ** first]
+    for width in range(first + 1, last):
+        los.append(bases[width - 1] + 10 ** (width - 1))
+        his.append(bases[width - 1] + 10 ** width)
+    los.append(bases[last - 1] + 10 ** (last - 1))
+    his.append(bases[last - 1] + int(end) + 1)
+    return los, his
 
 
 def intervals_for_range(start, stop, step, pad):
@@ -131,8 +194,12 @@ def intervals_for_range(start, stop, step, pad):
     his = []
     if start >= stop:
         return los, his
+    if step == 1 and start >= 0 and len(str(stop - 1)) <= max(pad, len(str(start))):
+        # one width class
+        kbase = base(max(pad, len(str(start)), 1))
+        return [kbase + start], [kbase + stop]
     if start < 0:
-        neg_stop = stop if stop < 0 else 0
+        neg_stop = min(0, stop)
         if step == 1:
             los.append(start - 1)
             his.append(neg_stop - 1)
@@ -144,11 +211,11 @@ def intervals_for_range(start, stop, step, pad):
             return los, his
         # first non-negative element of the progression
         start -= (start // step) * step
-    width = pad if pad > 1 else 1
+    width = max(1, pad)
     high = 10 ** width
     while start < stop:
         if start < high:
-            seg_stop = stop if stop < high else high
+            seg_stop = min(high, stop)
             kbase = base(width)
             if step == 1:
                 los.append(kbase + start)
@@ -178,7 +245,11 @@ def from_sorted_keys(keys):
 
 def from_keys(keys):
     """Intervals of any iterable of keys."""
-    return from_sorted_keys(sorted(set(keys)))
+    if not isinstance(keys, list):
+        keys = list(keys)
+    if not all(map(lt, keys, islice(keys, 1, None))):    # not increasing
+        keys = sorted(set(keys))
+    return from_sorted_keys(keys)
 
 
 def count(lo, hi):
@@ -222,10 +293,8 @@ def insert(lo, hi, start, stop):
         lo.insert(first, start)
         hi.insert(first, stop)
         return
-    if lo[first] < start:
-        start = lo[first]
-    if hi[last - 1] > stop:
-        stop = hi[last - 1]
+    start = min(start, lo[first])
+    stop = max(stop, hi[last - 1])
     lo[first:last] = (start,)
     hi[first:last] = (stop,)
 
@@ -249,32 +318,15 @@ def cut(lo, hi, start, stop):
 
 
 def intersection(alo, ahi, blo, bhi):
-    """Intersection of two interval lists (new lists)."""
-    lo = []
-    hi = []
+    """Intersection of two interval lists (new lists): a minus the gaps of
+    b (the complement of b is its bounds shifted: built in C)."""
     if not alo or not blo or ahi[-1] <= blo[0] or bhi[-1] <= alo[0]:
-        return lo, hi
-    i = bisect_right(ahi, blo[0])
-    j = bisect_right(bhi, alo[i])
-    na = len(alo)
-    nb = len(blo)
-    while i < na and j < nb:
-        a_lo = alo[i]
-        b_lo = blo[j]
-        start = a_lo if a_lo > b_lo else b_lo
-        a_hi = ahi[i]
-        b_hi = bhi[j]
-        if a_hi < b_hi:
-            if start < a_hi:
-                lo.append(start)
-                hi.append(a_hi)
-            i += 1
-        else:
-            if start < b_hi:
-                lo.append(start)
-                hi.append(b_hi)
-            j += 1
-    return lo, hi
+        return [], []
+    gap_lo = [min(alo[0], blo[0]) - 1]
+    gap_lo.extend(bhi)
+    gap_hi = list(blo)
+    gap_hi.append(max(ahi[-1], bhi[-1]) + 1)
+    return difference(alo, ahi, gap_lo, gap_hi)
 
 
 def difference(alo, ahi, blo, bhi):
@@ -282,8 +334,8 @@ def difference(alo, ahi, blo, bhi):
     if not alo or not blo or ahi[-1] <= blo[0] or bhi[-1] <= alo[0]:
         return alo[:], ahi[:]
     if len(blo) <= 4:
-        lo = alo[:]
-        hi = ahi[:]
+        lo = list(alo)
+        hi = list(ahi)
         for start, stop in zip(blo, bhi):
             cut(lo, hi, start, stop)
         return lo, hi
@@ -395,7 +447,7 @@ def select(lo, hi, cum, start, stop, step):
         if pos >= end:
             continue
         offset = lo[idx] - cum[idx]
-        limit = stop if stop < end else end
+        limit = min(end, stop)
         keys.extend(range(pos + offset, limit + offset, step))
         pos += -((pos - limit) // step) * step
     return keys, [k + 1 for k in keys]
@@ -403,118 +455,130 @@ def select(lo, hi, cum, start, stop, step):
 
 # -- folding ---------------------------------------------------------------
 #
-# A folded string lists runs of elements.  A run never mixes paddings: a run
-# that starts with a zero-padded element only holds elements of that width,
-# and a run that starts unpadded only holds unpadded elements (of any width).
-# So the sorted elements split into *segments* (whole width classes) that
-# fold independently: a class whose smallest element is zero-padded is a
-# segment of its own, printed with that width; consecutive classes without
-# padded element form one segment, printed without padding.
+# The folded string lists *runs*: progressions of elements printed as "a-b"
+# (step 1), "a-b/s" (when autostep allows) or one by one.  A run also has a
+# padding state, taken from the element that opened it: a run opened by a
+# zero-padded element of width w only holds elements of width w, a run
+# opened by an unpadded element only holds unpadded elements (any width).
+# The rules below are ClusterShell's, corner cases included (a run that
+# restarts at the last element of a failed progression keeps the padding
+# state of that progression).
 
 
-def segments(lo, hi):
-    """Yield (pad, values) per segment: values are sorted, disjoint
-    half-open value intervals (adjacent ones possible across widths)."""
-    seg_vals = None
+def value_intervals(lo, hi):
+    """Yield (start, stop, width) value intervals, in element order."""
     for width, kbase, first, end in classes(lo):
-        vals = [(lo[i] - kbase, hi[i] - kbase) for i in range(first, end)]
-        if width > 1 and vals[0][0] < 10 ** (width - 1):
-            if seg_vals:
-                yield 0, seg_vals
-            seg_vals = None
-            yield width, vals
-        elif seg_vals is None:
-            seg_vals = vals
-        else:
-            seg_vals.extend(vals)
-    if seg_vals:
-        yield 0, seg_vals
+        for idx in range(first, end):
+            yield lo[idx] - kbase, hi[idx] - kbase, width
 
 
-def fold_plain(lo, hi):
-    """Folded range strings when no step is ever used (autostep off)."""
-    out = []
-    append = out.append
-    for pad, vals in segments(lo, hi):
-        # join value intervals that touch across a width change (9 | 10)
-        runs = []
-        for start, stop in vals:
-            if runs and runs[-1][1] == start:
-                runs[-1] = (runs[-1][0], stop)
+def _pieces(lo, hi):
+    """Yield (start, stop, padded, width): value intervals of elements of
+    the same width and zero-padding, in element order."""
+    for width, kbase, first, end in classes(lo):
+        if width <= 1:
+            for idx in range(first, end):
+                yield lo[idx] - kbase, hi[idx] - kbase, False, width
+            continue
+        limit = 10 ** (width - 1)
+        for idx in range(first, end):
+            start = lo[idx] - kbase
+            stop = hi[idx] - kbase
+            if start < limit < stop:
+                yield start, limit, True, width
+                yield limit, stop, False, width
             else:
-                runs.append((start, stop))
-        if pad:
-            fmt1 = ("%%0%dd" % pad).__mod__
-            fmt2 = ("%%0%dd-%%0%dd" % (pad, pad)).__mod__
-        else:
-            fmt1 = str
-            fmt2 = "%d-%d".__mod__
-        for start, stop in runs:
-            if stop - start == 1:
-                append(fmt1(start))
-            else:
-                append(fmt2((start, stop - 1)))
-    return out
+                yield start, stop, start < limit, width
 
 
 def fold_slices(lo, hi, autostep, last_autostep):
     """Runs as (start, stop, step, pad) value slices, folding a progression
-    into one run when it holds more than ``autostep`` steps.  This follows
-    RangeSet's historical rules exactly, including their corner cases: a
-    single trailing element has step None, and the last run is judged with
-    ``last_autostep``."""
+    into one run when it holds more than ``autostep`` steps; the last run
+    is judged with ``last_autostep`` and, when it is a single element, has
+    step None."""
     out = []
     append = out.append
-    seglist = list(segments(lo, hi))
-    nseg = len(seglist)
-    for segno, (pad, vals) in enumerate(seglist):
-        start = step = last = None
-
-        for a, b in vals:
-            # feed a, a + 1 and jump to b - 1 (feeding the elements of a
-            # progression one by one changes nothing after its second one)
-            for elem in ((a,) if b - a == 1 else (a, a + 1)):
-                if start is None:
-                    start = last = elem
-                    continue
-                if step is None:
-                    step = elem - last
-                    last = elem
-                    continue
-                gap = elem - last
-                if gap == step:
-                    last = elem
-                    continue
-                if step == 1 or last - start >= autostep * step:
-                    append((start, last + 1, step, pad))
-                    start = elem
-                else:
-                    for j in range(start, last - step + 1, step):
-                        append((j, j + 1, 1, pad))
-                    start = last
+    start = step = last = None
+    run_padded = False
+    run_width = 0
+    for p_start, p_stop, padded, width in _pieces(lo, hi):
+        # a progression of alike elements: feeding its first two elements
+        # sets the step, the others can only extend the run
+        for elem in ((p_start,) if p_stop - p_start == 1 else (p_start, p_start + 1)):
+            if start is None:
+                start = last = elem
+                run_padded = padded
+                run_width = width
+                continue
+            pad_break = width != run_width if run_padded else padded
+            gap = elem - last
+            step_break = not pad_break and step is not None and step != gap
+            if not (pad_break or step_break):
                 step = gap
                 last = elem
-            if b - a > 2:
-                last = b - 1
-
-        if start is None:
-            continue
-        if segno + 1 < nseg:
-            # padding change: flush the current run
-            if step is None:
-                append((start, last + 1, 1, pad))
-            elif step == 1 or last - start >= autostep * step:
-                append((start, last + 1, step, pad))
+                continue
+            pad = run_width if run_padded else 0
+            run_step = 1 if step is None else step
+            if step is None or step == 1 or last - start >= autostep * step:
+                append((start, last + 1, run_step, pad))
+                start = elem
+                run_padded = padded
+                run_width = width
             else:
-                for j in range(start, last + 1, step):
+                for j in range(start, last + 1 if pad_break else last - step + 1,
+                               step):
                     append((j, j + 1, 1, pad))
-        elif step is None:
-            append((start, last + 1, None, pad))
-        elif step == 1 or last - start >= last_autostep * step:
+                if pad_break:
+                    start = elem
+                    run_padded = padded
+                    run_width = width
+                else:
+                    start = last
+            step = gap if step_break else None
+            last = elem
+        if p_stop - p_start > 2:
+            last = p_stop - 1
+    if start is not None:
+        pad = run_width if run_padded else 0
+        if step is None or step == 1 or last - start >= last_autostep * step:
             append((start, last + 1, step, pad))
         else:
             for j in range(start, last + 1, step):
                 append((j, j + 1, 1, pad))
+    return out
+
+
+def fold_plain(lo, hi):
+    """Folded range strings without steps (autostep off) when the rules
+    above reduce to "maximal runs of consecutive values": the set has no
+    zero-padded element, or a single width.  None otherwise."""
+    out = []
+    widths = list(classes(lo))
+    if len(widths) == 1:
+        width, kbase, first, end = widths[0]
+        pad = width if width > 1 else 0
+    else:
+        for width, kbase, first, _ in widths:
+            if width > 1 and lo[first] - kbase < 10 ** (width - 1):
+                return None
+        pad = 0
+    # value intervals, joined where they touch across a width change
+    vlo = []
+    vhi = []
+    for _, kbase, first, end in widths:
+        if vhi and vhi[-1] == lo[first] - kbase:
+            vhi[-1] = hi[first] - kbase
+            first += 1
+        vlo.extend([key - kbase for key in lo[first:end]])
+        vhi.extend([key - kbase for key in hi[first:end]])
+    if pad:
+        fmt1 = ("%%0%dd" % pad).__mod__
+        fmt2 = ("%%0%dd-%%0%dd" % (pad, pad)).__mod__
+    else:
+        fmt1 = str
+        fmt2 = "%d-%d".__mod__
+    out = [fmt1(start) if stop - start == 1 else fmt2((start, stop - 1))
+           for start, stop in zip(vlo, vhi)]
     return out
 
 

@@ -15,7 +15,14 @@ from typing import Iterator, Optional
 
 from clusterpy import _ndfold
 from clusterpy import _ranges as _R
-from clusterpy.RangeSet import AUTOSTEP_DISABLED, RangeSet, _normalized_bounds
+from clusterpy._set_algebra import SetAlgebra
+from clusterpy.RangeSet import (
+    AUTOSTEP_DISABLED,
+    RangeSet,
+    _autostep_internal,
+    _autostep_public,
+    _normalized_bounds,
+)
 
 
 def _boxes(veclist):
@@ -30,11 +37,20 @@ def _vectors(boxes, autostep_internal):
             for box in boxes]
 
 
+def _vectors_like(boxes, template):
+    """RangeSet vectors of boxes, each axis with the autostep of the
+    RangeSet of that axis in the template vector."""
+    make = RangeSet._from_intervals
+    autosteps = [rg._autostep for rg in template]
+    return [[make(list(lo), list(hi), autostep)
+             for (lo, hi), autostep in zip(box, autosteps)] for box in boxes]
+
+
 def _size(vec):
     return reduce(mul, [len(rg) for rg in vec])
 
 
-class RangeSetND(object):
+class RangeSetND(SetAlgebra):
     """
     N-dimensional RangeSet: a set of index vectors, such as the indexes of
     node names with several numbers (``x1000c2s3b0n1``).
@@ -79,12 +95,22 @@ class RangeSetND(object):
         inst = cls()
         inst._autostep = autostep_internal
         if points:
-            axes = _ndfold.is_box(points, len(next(iter(points))))
+            axes = _ndfold.is_box(points)
             if axes is not None:
                 boxes = [tuple(_R.from_sorted_keys(keys) for keys in axes)]
             else:
                 boxes = _ndfold.fold_points(points)
             inst._veclist = _vectors(boxes, autostep_internal)
+        inst._dirty = False
+        return inst
+
+    @classmethod
+    def _from_columns(cls, columns, autostep_internal=AUTOSTEP_DISABLED):
+        """New folded RangeSetND of points given as aligned per-axis lists
+        of index strings."""
+        inst = cls()
+        inst._autostep = autostep_internal
+        inst._veclist = _vectors(_ndfold.fold_columns(columns), autostep_internal)
         inst._dirty = False
         return inst
 
@@ -156,10 +182,6 @@ class RangeSetND(object):
             return NotImplemented
         return len(self) == len(other) and self.issubset(other)
 
-    def __ne__(self, other):
-        result = self.__eq__(other)
-        return result if result is NotImplemented else not result
-
     __hash__ = None
 
     def __bool__(self) -> bool:
@@ -194,20 +216,15 @@ class RangeSetND(object):
         return tuple(max(pads) for pads in zip(*per_vec))
 
     def get_autostep(self) -> Optional[int]:
-        """Get autostep value (property)"""
-        if self._autostep >= AUTOSTEP_DISABLED:
-            return None
-        return self._autostep + 1
+        """Minimum index count of a folded progression (None: off)."""
+        return _autostep_public(self._autostep)
 
     def set_autostep(self, val: Optional[int]) -> None:
-        """Set autostep value (property), on every RangeSet too"""
-        if val is None:
-            self._autostep = AUTOSTEP_DISABLED
-        else:
-            self._autostep = int(val) - 1
+        """Set the autostep, here and on every RangeSet."""
+        internal = self._autostep = _autostep_internal(val)
         for rgvec in self._veclist:
             for rg in rgvec:
-                rg._autostep = self._autostep
+                rg._autostep = internal
 
     autostep = property(get_autostep, set_autostep)
 
@@ -293,14 +310,16 @@ class RangeSetND(object):
             element = RangeSetND([[str(element)]])
         return element.issubset(self)
 
-    def _binary_sanity_check(self, other):
-        if not isinstance(other, RangeSetND):
-            raise TypeError("Binary operation only permitted between RangeSetND")
-
-    def issubset(self, other) -> bool:
-        """Report whether another RangeSetND contains this one."""
-        self._binary_sanity_check(other)
-        return other.issuperset(self)
+    def _has_point(self, keys):
+        """Whether the point of these element keys is in the set."""
+        contains = _R.contains
+        for vec in self._folded():
+            for rg, key in zip(vec, keys):
+                if not contains(rg._lo, rg._hi, key):
+                    break
+            else:
+                return True
+        return False
 
     def issuperset(self, other) -> bool:
         """Report whether this RangeSetND contains another one."""
@@ -312,17 +331,6 @@ class RangeSetND(object):
         if len(mine) == 1 == len(theirs) and len(mine[0]) == 1 == len(theirs[0]):
             return mine[0][0].issuperset(theirs[0][0])
         return not self._subtract(_boxes(theirs), _boxes(mine))
-
-    __le__ = issubset
-    __ge__ = issuperset
-
-    def __lt__(self, other):
-        self._binary_sanity_check(other)
-        return len(self) < len(other) and self.issubset(other)
-
-    def __gt__(self, other):
-        self._binary_sanity_check(other)
-        return len(self) > len(other) and self.issuperset(other)
 
     # -- set operations ----------------------------------------------------
 
@@ -339,17 +347,6 @@ class RangeSetND(object):
                     break
             result.extend(pieces)
         return result
-
-    def union(self, other) -> "RangeSetND":
-        """New RangeSetND with the points of both."""
-        cpy = self.copy()
-        cpy.update(other)
-        return cpy
-
-    def __or__(self, other):
-        if not isinstance(other, RangeSetND):
-            return NotImplemented
-        return self.union(other)
 
     def update(self, other) -> None:
         """Add the points of another RangeSetND (or list of vectors)."""
@@ -369,34 +366,17 @@ class RangeSetND(object):
 
     union_update = update
 
-    def __ior__(self, other):
-        self._binary_sanity_check(other)
-        self.update(other)
-        return self
-
     def difference_update(self, other, strict: bool = False) -> None:
         """Remove the points of another RangeSetND; with strict, raise
         KeyError if one of them is not here."""
         if strict and other not in self:
             raise KeyError(other.difference(self)[0])
-        boxes = self._subtract(_boxes(self._veclist), _boxes(other._veclist))
-        self.veclist = _vectors(boxes, self._autostep)
-
-    def __isub__(self, other):
-        self._binary_sanity_check(other)
-        self.difference_update(other)
-        return self
-
-    def difference(self, other) -> "RangeSetND":
-        """New RangeSetND with the points of this one not in the other."""
-        cpy = self.copy()
-        cpy.difference_update(other)
-        return cpy
-
-    def __sub__(self, other):
-        if not isinstance(other, RangeSetND):
-            return NotImplemented
-        return self.difference(other)
+        others = _boxes(other._veclist)
+        veclist = []
+        for vec in self._veclist:
+            pieces = self._subtract(_boxes([vec]), others)
+            veclist.extend(_vectors_like(pieces, vec))
+        self.veclist = veclist
 
     def intersection_update(self, other) -> None:
         """Keep only the points also in another RangeSetND."""
@@ -412,40 +392,12 @@ class RangeSetND(object):
         tmp._veclist = _vectors(boxes, tmp._autostep)
         self.veclist = tmp.veclist
 
-    def intersection(self, other) -> "RangeSetND":
-        """New RangeSetND with the points common to both."""
-        cpy = self.copy()
-        cpy.intersection_update(other)
-        return cpy
-
-    def __and__(self, other):
-        if not isinstance(other, RangeSetND):
-            return NotImplemented
-        return self.intersection(other)
-
-    def __iand__(self, other):
-        self._binary_sanity_check(other)
-        self.intersection_update(other)
-        return self
-
     def symmetric_difference_update(self, other) -> None:
         """Keep the points in exactly one of this RangeSetND and another."""
         theirs = other.difference(self)
         self.difference_update(other)
         self.update(theirs)
 
-    def symmetric_difference(self, other) -> "RangeSetND":
-        """New RangeSetND with the points in exactly one of both."""
-        cpy = self.copy()
-        cpy.symmetric_difference_update(other)
-        return cpy
 
-    def __xor__(self, other):
-        if not isinstance(other, RangeSetND):
-            return NotImplemented
-        return self.symmetric_difference(other)
-
-    def __ixor__(self, other):
-        self._binary_sanity_check(other)
-        self.symmetric_difference_update(other)
-        return self
+RangeSetND._OPERAND = RangeSetND
+RangeSetND._OPERAND_ERROR = "Binary operation only permitted between RangeSetND"
