@@ -16,8 +16,11 @@ either side (``some_set | rs``, ``rs == some_set``) work.
 import re
 from typing import Iterable, Iterator, Optional, Union
 
+from clusterpy import _pickle_fallback
 from clusterpy import _ranges as _R
 from clusterpy._set_algebra import SetAlgebra
+
+_pickle_fallback()
 
 __all__ = [
     'AUTOSTEP_DISABLED',

@@ -61,3 +61,28 @@ print(sorted(m for m in sys.modules if m.startswith("clusterpy.")))
 """)
     assert rc == 0, err
     assert out == "[]\n"
+
+
+# made with ClusterShell 1.10.1: pickle.dumps(NodeSet("node[1-5,9],x3"), 2) and
+# pickle.dumps(RangeSet("01-05,9"), 2); they name ClusterShell's modules
+CS_NODESET_PICKLE = (
+    "gAJjQ2x1c3RlclNoZWxsLk5vZGVTZXQKTm9kZVNldApxACmBcQF9cQIoWAkAAABfYXV0b3N0ZXBxA05YBwAAAF9s"
+    "ZW5ndGhxBEsAWAkAAABfcGF0dGVybnNxBX1xBihYBgAAAG5vZGUlc3EHY0NsdXN0ZXJTaGVsbC5SYW5nZVNldApS"
+    "YW5nZVNldApxCFgFAAAAMS01LDlxCYVxClJxC31xDChYBwAAAHBhZGRpbmdxDU5oA0dUskmtJZTDfVgIAAAAX3Zl"
+    "cnNpb25xDksEdWJYAwAAAHglc3EPaAhYAQAAADNxEIVxEVJxEn1xEyhoDU5oA0dUskmtJZTDfWgOSwR1YnVYCQAA"
+    "AGZvbGRfYXhpc3EUTmgOSwJ1Yi4=")
+CS_RANGESET_PICKLE = (
+    "gAJjQ2x1c3RlclNoZWxsLlJhbmdlU2V0ClJhbmdlU2V0CnEAWAcAAAA5LDAxLTA1cQGFcQJScQN9cQQoWAcAAABw"
+    "YWRkaW5ncQVLAlgJAAAAX2F1dG9zdGVwcQZHVLJJrSWUw31YCAAAAF92ZXJzaW9ucQdLBHViLg==")
+
+
+def test_clustershell_pickles_load_without_clustershell():
+    rc, out, err = run_python("""
+import base64, pickle
+import clusterpy.NodeSet
+ns = pickle.loads(base64.b64decode(%r))
+rs = pickle.loads(base64.b64decode(%r))
+print(type(ns).__module__, ns, type(rs).__module__, rs)
+""" % (CS_NODESET_PICKLE, CS_RANGESET_PICKLE))
+    assert rc == 0, err
+    assert out == "clusterpy.NodeSet node[1-5,9],x3 clusterpy.RangeSet 9,01-05\n"
