@@ -48,6 +48,11 @@ class _AliasFinder(importlib.abc.MetaPathFinder):
     """
 
     def find_spec(self, fullname, path=None, target=None):
+        if fullname == _ALIAS:
+            alias = _alias_package()
+            alias._clusterpy_alias = True
+            return importlib.util.spec_from_loader(fullname, _AliasLoader(alias),
+                                                   is_package=True)
         if not fullname.startswith(_ALIAS + "."):
             return None
         realname = __name__ + fullname[len(_ALIAS):]
@@ -69,6 +74,15 @@ def _alias_package():
     return alias
 
 
+def _pickle_fallback():
+    """Let pickles made by ClusterShell (they name ``ClusterShell.NodeSet``
+    and ``ClusterShell.RangeSet``) load with clusterpy alone: when no real
+    ClusterShell is importable, ``ClusterShell.*`` resolves to clusterpy as
+    a last resort (the finder goes last, after every real one)."""
+    if not any(isinstance(f, _AliasFinder) for f in sys.meta_path):
+        sys.meta_path.append(_AliasFinder())
+
+
 def install_as_clustershell():
     """Make ``import ClusterShell...`` give clusterpy's modules.
 
@@ -84,5 +98,5 @@ def install_as_clustershell():
         alias = _alias_package()
         alias._clusterpy_alias = True
         sys.modules[_ALIAS] = alias
-    if not any(isinstance(f, _AliasFinder) for f in sys.meta_path):
+    if not sys.meta_path or not isinstance(sys.meta_path[0], _AliasFinder):
         sys.meta_path.insert(0, _AliasFinder())

@@ -234,6 +234,11 @@ class Reactor:
         """Read a stream as CP_MODE_LINES, CP_MODE_RAW or CP_MODE_DISCARD."""
         self._call(lib.cp_stream_mode, id, stream, mode)
 
+    def partial(self, id: int, stream: int = 0) -> bytes:
+        """Take the unfinished last line of a read stream (b"" if none)."""
+        n = self._call(lib.cp_stream_partial, id, stream, self._arena, self._arena_cap)
+        return ffi.buffer(self._arena, n)[:] if n else b""
+
     # -- writing --------------------------------------------------------
 
     def write(self, id: int, data: bytes, stream: int = 0) -> None:
@@ -273,6 +278,16 @@ class Reactor:
     def timer_add(self, delay: float, interval: float = 0.0) -> int:
         """A timer firing after delay seconds, then every interval if > 0."""
         return self._call(lib.cp_timer_add, delay, interval)
+
+    def timer_add_many(self, spec) -> list:
+        """Timers from a flat sequence of (delay, interval) pairs, in one
+        call; returns their ids."""
+        spec = array("d", spec)
+        n = len(spec) // 2
+        ids = array("i", bytes(4 * n))
+        self._call(lib.cp_timer_add_many, ffi.from_buffer("double[]", spec), n,
+                   ffi.from_buffer("int32_t[]", ids))
+        return ids.tolist()
 
     def timer_set(self, id: int, delay: float, interval: float = 0.0) -> None:
         """Re-arm an armed timer."""

@@ -209,6 +209,14 @@ int cp_abort(cp_reactor *r, int32_t id, int32_t *status);
  * Leaving DISCARD mode mid-line delivers only the rest of that line. */
 int cp_stream_mode(cp_reactor *r, int32_t id, int stream, int mode);
 
+/* Take the unfinished last line of a read stream in lines mode (the bytes
+ * after its last '\n', untrimmed) into out, leaving it empty: what a caller
+ * about to drop the stream still wants to deliver.  Returns its length (0 if
+ * none, or in raw or discard mode), -ENOSPC if cap is too small (nothing
+ * taken), -EINVAL for a stream that is not read. */
+int cp_stream_partial(cp_reactor *r, int32_t id, int stream, char *out,
+                      int32_t cap);
+
 /* Queue data for a child's stdin or a user fd's write side; allowed while
  * the child is still pending.  The data is copied.  Writing happens inside
  * cp_poll().  -EPIPE if that write side is closed, has EOF requested, or
@@ -236,6 +244,10 @@ int cp_fd_remove(cp_reactor *r, int32_t id);
  * cp_timer_set() re-arms an armed timer (a fired one-shot's id is stale);
  * cp_timer_cancel() ends the id. */
 int cp_timer_add(cp_reactor *r, double delay, double interval);
+/* n timers at once: spec holds (delay, interval) pairs; ids_out receives
+ * their n ids.  Returns n, or -errno with none of them armed. */
+int cp_timer_add_many(cp_reactor *r, const double *spec, int32_t n,
+                      int32_t *ids_out);
 int cp_timer_set(cp_reactor *r, int32_t id, double delay, double interval);
 int cp_timer_cancel(cp_reactor *r, int32_t id);
 

@@ -319,6 +319,26 @@ int cp_write_eof(cp_reactor *r, int32_t id, int stream)
     return 0;
 }
 
+int cp_stream_partial(cp_reactor *r, int32_t id, int stream, char *out,
+                      int32_t cap)
+{
+    stream_ref ref;
+    int rc = resolve(r, id, stream, &ref);
+    if (rc < 0)
+        return rc;
+    if (!ref.rs)
+        return -EINVAL;
+    cp__linebuf *lb = &ref.rs->lb;
+    if (ref.rs->mode != CP_MODE_LINES || !lb->len)
+        return 0;
+    if (cap < 0 || lb->len > (uint32_t)cap)
+        return -ENOSPC;
+    int32_t n = (int32_t)lb->len;
+    memcpy(out, lb->buf, lb->len);
+    cp__lb_free(lb);
+    return n;
+}
+
 int cp_stream_mode(cp_reactor *r, int32_t id, int stream, int mode)
 {
     stream_ref ref;

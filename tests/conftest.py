@@ -80,3 +80,54 @@ def no_leaks(request):
 def pytest_configure(config):
     config.addinivalue_line("markers",
                             "allow_leaks: skip the fd/child/thread leak check")
+
+
+# --- distant workers: the test OpenSSH server (tests/_sshd.py) ---
+
+@pytest.fixture(scope="session")
+def sshd():
+    """A private sshd on a free port, started once for the session; skips
+    (saying why) only where sshd or the ssh client is not installed."""
+    import _sshd
+    why = _sshd.missing_binaries()
+    if why:
+        pytest.skip(why)
+    server = _sshd.Sshd().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def pdsh_sshd(sshd, monkeypatch):
+    """The test sshd, with the environment making pdsh/pdcp/rpdcp reach it
+    through ssh; skips only where pdsh is not installed."""
+    import shutil
+    if shutil.which("pdsh") is None:
+        pytest.skip("pdsh is not installed (apt-get install pdsh)")
+    for name, value in sshd.pdsh_env().items():
+        monkeypatch.setenv(name, value)
+    return sshd
+
+
+#: task info keys the distant worker tests may change
+_DISTANT_INFO_KEYS = ("ssh_path", "ssh_user", "ssh_options", "scp_path", "scp_user",
+                      "scp_options", "rsh_path", "rsh_user", "rsh_options", "rcp_path",
+                      "rcp_options", "pdsh_path", "pdcp_path", "rpdcp_path", "fanout",
+                      "connect_timeout", "command_timeout", "debug", "print_debug")
+
+
+@pytest.fixture
+def ssh_task(sshd):
+    """task_self() reaching the test sshd (ssh_options); the distant info
+    keys and the stderr default are restored afterwards, and no ssh
+    client of the test may outlive it."""
+    from clusterpy.Task import task_self
+    task = task_self()
+    saved = {key: task.info(key) for key in _DISTANT_INFO_KEYS}
+    saved_stderr = task.default("stderr")
+    task.set_info("ssh_options", sshd.ssh_options)
+    yield task
+    for key, value in saved.items():
+        task.set_info(key, value)
+    task.set_default("stderr", saved_stderr)
+    assert not sshd.client_pids(settle=2.0), "ssh clients left running"

@@ -433,6 +433,19 @@ def test_user_fd_pipe_read_and_write(reactor):
     assert exc.value.errno == errno.ESTALE
 
 
+def test_partial_line_taken_before_dropping_a_stream(reactor):
+    rfd, wfd = os.pipe()
+    rid = reactor.fd_add(rfd, CP_FD_READ | CP_FD_CLOSE)
+    os.write(wfd, b"whole\nunfinished")
+    loop = Loop(reactor)
+    loop.until(lambda: loop.lines[rid, 0])
+    assert loop.lines[rid, 0] == [b"whole"]
+    assert reactor.partial(rid) == b"unfinished"
+    assert reactor.partial(rid) == b""
+    reactor.fd_remove(rid)
+    os.close(wfd)
+
+
 def test_user_fd_socketpair(reactor):
     ours, theirs = socket.socketpair()
     theirs.settimeout(10)

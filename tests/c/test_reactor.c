@@ -580,6 +580,31 @@ static void test_user_fds(void)
     end_reactor(r);
 }
 
+/* the unfinished line of a stream can be taken before dropping it */
+static void test_partial(void)
+{
+    cp_reactor *r = new_reactor();
+    int p[2];
+    CHECK_EQ(pipe(p), 0);
+    int32_t rid = cp_fd_add(r, p[0], CP_FD_READ | CP_FD_CLOSE);
+    CHECK_EQ(write(p[1], "done\npart\r", 10), 10);
+    recs rs = {0};
+    run_until(r, &rs, CP_EV_LINES, 1, 3000);
+    char buf[16], tiny[2];
+    CHECK_EQ(cp_stream_partial(r, rid, 0, tiny, sizeof(tiny)), -ENOSPC);
+    CHECK_EQ(cp_stream_partial(r, rid, 0, buf, sizeof(buf)), 5);
+    CHECK(memcmp(buf, "part\r", 5) == 0);           /* untrimmed */
+    CHECK_EQ(cp_stream_partial(r, rid, 0, buf, sizeof(buf)), 0);  /* taken */
+    CHECK_EQ(cp_stream_partial(r, rid + 1, 0, buf, sizeof(buf)), -ESTALE);
+    int32_t wid = cp_fd_add(r, p[1], CP_FD_WRITE | CP_FD_CLOSE);
+    CHECK_EQ(cp_stream_partial(r, wid, 0, buf, sizeof(buf)), -EINVAL);
+    CHECK_EQ(cp_fd_remove(r, rid), 0);
+    CHECK_EQ(cp_fd_remove(r, wid), 0);
+    CHECK(all_zero(r));
+    recs_free(&rs);
+    end_reactor(r);
+}
+
 static void *waker(void *arg)
 {
     usleep(100000);
@@ -823,6 +848,7 @@ int main(void)
         {"epipe", test_epipe},
         {"write_many", test_write_many},
         {"user_fds", test_user_fds},
+        {"partial", test_partial},
         {"wake", test_wake},
         {"timers", test_timers},
         {"abort", test_abort},

@@ -1,0 +1,600 @@
+"""Engine: a Task's event loop, on clusterpy's C reactor.
+
+Theory of operation
+-------------------
+An Engine keeps the Python side of everything a Task runs: engine clients
+(one per command or stream set, grouped by Worker), ports and timers.  The
+C reactor (clusterpy._reactor.Reactor) does the per-node work; the Engine
+owns one reactor while it has something in it, creating it when a run starts
+and closing it when the run ends with nothing left inside, so that an idle
+Task holds no fd.
+
+One loop pass: queued clients go to C in one batch (spawn requests carry
+their fanout group: 0 for the Task's fanout, or a Worker's own group), one
+``poll()`` returns a batch of records, and each record is dispatched by id to
+the client, port or timer it belongs to.  Records for ids that are no longer
+known (a worker aborted by an earlier record of the same batch) are dropped.
+Process exits are handled after the I/O records of the batch (but before any
+start of a newly spawned child), so that a command's last lines always come
+before its ``ev_hup`` and the number of running clients seen by handlers
+never exceeds the fanout.
+
+The loop runs while ``evlooprefcnt`` > 0: the count of live clients, started
+ports and armed timers that are not ``autoclose``.  Its only cross-thread
+entry is ``_wake()`` (ports), guarded by a lock against the reactor closing.
+"""
+
+import logging
+import threading
+import traceback
+from time import monotonic
+
+from clusterpy import _reactor as _r
+
+E_READ = 0x1
+E_WRITE = 0x2
+
+EPSILON = 1.0e-3
+
+FANOUT_UNLIMITED = -1
+FANOUT_DEFAULT = None
+
+LOGGER = logging.getLogger(__name__)
+
+# client states
+_NEW, _PENDING, _RUNNING, _EXITED, _CLOSED = range(5)
+
+
+class EngineException(Exception):
+    """Base engine exception."""
+
+
+class EngineAbortException(EngineException):
+    """Raised on user abort."""
+
+    def __init__(self, kill):
+        EngineException.__init__(self)
+        self.kill = kill
+
+
+class EngineTimeoutException(EngineException):
+    """Raised when the run's time limit is reached."""
+
+
+class EngineIllegalOperationError(EngineException):
+    """An operation that is not allowed in the current state."""
+
+
+class EngineAlreadyRunningError(EngineIllegalOperationError):
+    """The engine is already running."""
+
+
+class EngineNotSupportedError(EngineException):
+    """The requested engine mechanism is not available here."""
+
+    def __init__(self, engineid):
+        EngineException.__init__(self)
+        self.engineid = engineid
+
+
+class EngineBaseTimer(object):
+    """A timer bound to an engine: fires once after `fire_delay` seconds,
+    then every `interval` seconds if `interval` > 0.  An `autoclose` timer
+    does not keep the engine running by itself.
+
+    Engine clients derive from it: their fire_delay is their timeout.
+    """
+
+    # engine-side state, as class defaults (a timer is cheap to make)
+    _engine = None
+    _armed = False      # in the engine's timer set
+    _timer_id = 0       # its C timer id, once armed in the reactor
+    _deadline = 0.0     # its monotonic deadline, once armed
+
+    def __init__(self, fire_delay, interval=-1.0, autoclose=False):
+        self.fire_delay = -1.0 if fire_delay is None else fire_delay
+        self.interval = interval
+        self.autoclose = autoclose
+
+    def _set_engine(self, engine):
+        if self._engine:
+            raise EngineIllegalOperationError("Already bound to engine.")
+        self._engine = engine
+
+    def invalidate(self) -> None:
+        """Stop the timer for good."""
+        engine = self._engine
+        if engine:
+            engine._timer_invalidate(self)
+            self._engine = None
+
+    def is_valid(self) -> bool:
+        """Whether the timer is bound to an engine and may still fire."""
+        return self._engine is not None
+
+    def set_nextfire(self, fire_delay, interval=-1) -> None:
+        """Fire next in `fire_delay` seconds, then every `interval` seconds
+        (one-shot if `interval` <= 0)."""
+        if not self.is_valid():
+            raise EngineIllegalOperationError("Operation on invalid timer.")
+        self.fire_delay = fire_delay
+        self.interval = interval
+        self._engine._timer_reschedule(self)
+
+    def _fire(self):
+        raise NotImplementedError("Derived classes must implement.")
+
+
+class EngineTimer(EngineBaseTimer):
+    """A timer calling ``handler.ev_timer(timer)`` when it fires."""
+
+    def __init__(self, fire_delay, interval, autoclose, handler):
+        # EngineBaseTimer.__init__, inlined: task.timer() is a hot path
+        self.fire_delay = -1.0 if fire_delay is None else fire_delay
+        self.interval = interval
+        self.autoclose = autoclose
+        self.eh = handler
+        assert handler is not None, "An event handler is needed for timer."
+
+    def _fire(self):
+        self.eh.ev_timer(self)
+
+
+class Engine(object):
+    """The event loop of a Task (see the module documentation)."""
+
+    identifier = "(none)"
+    _backend = "epoll"
+
+    def __init__(self, info):
+        self.info = info
+        info["engine"] = self.identifier
+        self._clients = {}      # delayable clients (ordered set)
+        self._ports = {}        # ports (ordered set)
+        self._timers = {}       # armed timers (ordered set)
+        self._ids = {}          # reactor id -> client, stream slot or timer
+        self._queued = []       # clients added, not yet handed to the reactor
+        self._tqueue = []       # timers armed, not yet handed to the reactor
+        self._groups = {}       # worker -> [fanout group id, live clients]
+        self._fanout = None     # fanout applied to the reactor's group 0
+        self._reactor = None
+        self._reactor_lock = threading.Lock()
+        self._batch = ()        # records of the batch being dispatched
+        self.evlooprefcnt = 0
+        self.running = False
+        self._exited = False
+
+    # reactor lifecycle
+
+    def _ensure_reactor(self):
+        if self._reactor is None:
+            reactor = _r.Reactor(backend=self._backend)
+            with self._reactor_lock:
+                self._reactor = reactor
+            self._fanout = None
+            self._tqueue = [timer for timer in self._timers if not timer._timer_id]
+            self._arm_timers()
+        return self._reactor
+
+    def _close_reactor(self):
+        with self._reactor_lock:
+            reactor, self._reactor = self._reactor, None
+        if reactor is not None:
+            reactor.close()
+        self._ids.clear()
+        self._groups.clear()
+
+    def release(self) -> None:
+        """Release engine resources (kills what still runs)."""
+        self._close_reactor()
+
+    def _wake(self):
+        """Make a waiting run loop look at its ports (any thread)."""
+        with self._reactor_lock:
+            if self._reactor is not None:
+                self._reactor.wake()
+
+    # bookkeeping
+
+    def clients(self):
+        """A copy of the set of clients."""
+        return set(self._clients)
+
+    def ports(self):
+        """A copy of the set of ports."""
+        return set(self._ports)
+
+    def add(self, client) -> None:
+        """Add a client (or a port); it starts now if the engine runs, else
+        when it starts running."""
+        client._set_engine(self)
+        if client.delayable:
+            self._clients[client] = None
+            client._state = _NEW
+            if not client.autoclose and not client._counts_streams:
+                client._refs = 1
+                self.evlooprefcnt += 1
+            if self.running:
+                self._queued.append(client)
+        else:
+            self._ports[client] = None
+            if self.running:
+                self._start_port(client)
+
+    def remove(self, client, abort=False, did_timeout=False) -> None:
+        """Remove a client (or port), closing it."""
+        if client.delayable:
+            if client in self._clients:
+                self._end_client(client, abort, did_timeout)
+        elif client in self._ports:
+            del self._ports[client]
+            if client._started and not client.autoclose:
+                self.evlooprefcnt -= 1
+            client._close(abort, did_timeout)
+
+    def clear(self, did_timeout=False, clear_ports=False) -> None:
+        """Remove every client (and port if clear_ports), aborting them.
+        Every one is removed even if a handler raises on the way; the first
+        exception is raised at the end."""
+        failure = None
+        doomed = list(self._clients) + (list(self._ports) if clear_ports else [])
+        for client in doomed:
+            try:
+                self.remove(client, abort=True, did_timeout=did_timeout)
+            except BaseException as exc:  # noqa: B902 - re-raised below
+                failure = failure or exc
+        if not self.running and not self._ids:
+            self._close_reactor()
+        if failure is not None:
+            raise failure
+
+    def _join_group(self, client):
+        """Fanout group of a client: 0 (the task's fanout) unless its worker
+        has a fanout of its own, which gets a reactor group."""
+        worker = client.worker
+        if worker is None or worker._fanout is FANOUT_DEFAULT:
+            return 0
+        entry = self._groups.get(worker)
+        if entry is None:
+            fanout = worker._fanout
+            limit = 0 if fanout == FANOUT_UNLIMITED else fanout
+            entry = self._groups[worker] = [self._reactor.group_new(limit), 0]
+        entry[1] += 1
+        client._group = entry[0]
+        return entry[0]
+
+    def _leave_group(self, client):
+        if not client._group:
+            return
+        client._group = 0
+        entry = self._groups.get(client.worker)
+        if entry is not None:
+            entry[1] -= 1
+            if entry[1] <= 0:
+                del self._groups[client.worker]
+                if self._reactor is not None:
+                    self._reactor.group_free(entry[0])
+
+    def _start_queued(self):
+        """Hand the queued clients to the reactor: one spawn batch for all
+        process clients, stream registration for the others."""
+        queued, self._queued = self._queued, []
+        reactor = self._reactor
+        fanout = self.info.get("fanout", 64)
+        if fanout != self._fanout:
+            reactor.set_fanout(fanout if fanout > 0 else 0)
+            self._fanout = fanout
+        requests = []
+        spawning = []
+        for client in queued:
+            if client._state != _NEW:
+                continue
+            request = client._cp_request()
+            if request is None:
+                client._state = _RUNNING
+                client._cp_register(reactor, self._ids)
+                continue
+            requests.append(request[:4] + (self._join_group(client),) + request[4:])
+            spawning.append(client)
+        if requests:
+            ids = reactor.spawn(requests)
+            register = self._ids
+            for client, cid in zip(spawning, ids):
+                client._cid = cid
+                client._state = _PENDING
+                register[cid] = client
+                if client._wqueue or client._weof:
+                    client._cp_flush_writes(reactor)
+
+    def _end_client(self, client, abort, did_timeout):
+        """Finish a client: release what the reactor holds for it, update
+        the counts, then let it produce its closing events."""
+        state = client._state
+        if state == _CLOSED:
+            return
+        try:
+            if state in (_PENDING, _RUNNING):
+                # unfinished lines are delivered unless the user aborted
+                client._cp_abort(self._reactor, self._ids, did_timeout or not abort)
+        finally:
+            self._retire(client)
+        client._close(abort, did_timeout)
+
+    def _retire(self, client):
+        client._state = _CLOSED
+        del self._clients[client]
+        self.evlooprefcnt -= client._refs
+        client._refs = 0
+        self._leave_group(client)
+
+    # ports
+
+    def _start_port(self, port):
+        port._started = True
+        if not port.autoclose:
+            self.evlooprefcnt += 1
+        port._start()
+        port._deliver()
+
+    def start_ports(self) -> None:
+        """Start the ports not started yet."""
+        for port in list(self._ports):
+            if not port._started:
+                self._start_port(port)
+
+    def snoop_ports(self) -> None:
+        """Deliver the messages waiting in the ports."""
+        for port in list(self._ports):
+            if port._started and port in self._ports:
+                port._deliver()
+
+    def start_clients(self) -> None:
+        """Hand every client that has not started yet to the reactor."""
+        self._queued = [client for client in self._clients if client._state == _NEW]
+        self._start_queued()
+
+    # timers
+
+    def add_timer(self, timer) -> None:
+        """Bind and arm a timer."""
+        if timer._engine:
+            raise EngineIllegalOperationError("Already bound to engine.")
+        timer._engine = self
+        self._timer_schedule(timer)
+
+    def remove_timer(self, timer) -> None:
+        """Disarm a timer."""
+        self._timer_invalidate(timer)
+
+    def _timer_schedule(self, timer):
+        if timer.fire_delay <= -EPSILON:
+            return
+        timer._armed = True
+        self._timers[timer] = None
+        if not timer.autoclose:
+            self.evlooprefcnt += 1
+        # armed in C in one batch at the next loop pass (or run start)
+        timer._deadline = monotonic() + timer.fire_delay
+        self._tqueue.append(timer)
+
+    def _arm_timers(self):
+        """Arm the queued timers in the reactor, in one call."""
+        queue, self._tqueue = self._tqueue, []
+        armed = [timer for timer in queue if timer._armed and not timer._timer_id]
+        now = monotonic()
+        spec = []
+        append = spec.append
+        for timer in armed:
+            delay = timer._deadline - now
+            append(delay if delay > 0.0 else 0.0)
+            interval = timer.interval
+            append(interval if interval > EPSILON else 0.0)
+        if armed:
+            ids = self._ids
+            for timer, tid in zip(armed, self._reactor.timer_add_many(spec)):
+                timer._timer_id = tid
+                ids[tid] = timer
+
+    def _timer_arm_c(self, timer, delay):
+        interval = timer.interval if timer.interval > EPSILON else 0.0
+        tid = timer._timer_id
+        if tid and tid in self._ids:
+            self._reactor.timer_set(tid, delay, interval)
+        else:
+            tid = timer._timer_id = self._reactor.timer_add(delay, interval)
+            self._ids[tid] = timer
+
+    def _timer_disarm(self, timer):
+        timer._armed = False
+        del self._timers[timer]
+        if not timer.autoclose:
+            self.evlooprefcnt -= 1
+        tid = timer._timer_id
+        if tid:
+            timer._timer_id = 0
+            if self._ids.pop(tid, None) is not None:
+                self._reactor.timer_cancel(tid)
+
+    def _timer_invalidate(self, timer):
+        if timer._armed:
+            self._timer_disarm(timer)
+        else:
+            # firing or done: make sure it does not fire again
+            timer.fire_delay = -1.0
+            timer.interval = -1.0
+
+    def _timer_reschedule(self, timer):
+        if timer._armed:
+            self._timer_disarm(timer)
+            self._timer_schedule(timer)
+
+    def _timer_fired(self, timer, tid, repeats):
+        """A timer record: fire it, then re-arm or retire it."""
+        if not timer._armed:
+            return
+        if self.evlooprefcnt <= 0:
+            # the loop is ending: do not fire (timers are cleared at run end)
+            if not repeats:
+                del self._ids[tid]
+                timer._timer_id = 0
+            return
+        if not repeats:
+            del self._ids[tid]
+            timer._timer_id = 0
+        timer._armed = False
+        timer.fire_delay = -1.0
+        try:
+            timer._fire()
+        finally:
+            self._timer_fired_after(timer, tid, repeats)
+
+    def _timer_fired_after(self, timer, tid, repeats):
+        """Re-arm a timer that just fired, or retire it (even when its
+        handler raised, so that the counts stay right)."""
+        if timer.fire_delay > -EPSILON or timer.interval > EPSILON:
+            timer._armed = True
+            if timer.fire_delay > -EPSILON:
+                self._timer_arm_c(timer, timer.fire_delay)
+            elif not repeats:
+                self._timer_arm_c(timer, timer.interval)
+            return
+        del self._timers[timer]
+        if not timer.autoclose:
+            self.evlooprefcnt -= 1
+        if repeats:
+            self._ids.pop(tid, None)
+            timer._timer_id = 0
+            self._reactor.timer_cancel(tid)
+
+    def _clear_timers(self):
+        for timer in list(self._timers):
+            timer.invalidate()
+
+    # running
+
+    def run(self, timeout) -> None:
+        """Run the loop in the calling thread until nothing non-autoclose is
+        left, or `timeout` seconds (if > 0) elapsed."""
+        if self.running:
+            raise EngineAlreadyRunningError()
+        try:
+            self.running = True
+            self._ensure_reactor()
+            self.start_ports()
+            self.snoop_ports()
+            self.start_clients()
+            self.runloop(timeout)
+        except EngineTimeoutException:
+            self.clear(did_timeout=True)
+            raise
+        except BaseException:
+            try:
+                self.clear()
+            except BaseException:
+                LOGGER.debug("error while clearing after an exception:\n%s",
+                             traceback.format_exc())
+                raise
+            raise
+        finally:
+            self._clear_timers()
+            self.running = False
+            self._exited = True
+            if not self._ids and not self._queued:
+                self._close_reactor()
+
+    def runloop(self, timeout) -> None:
+        """The loop itself (see the module documentation)."""
+        reactor = self._reactor
+        poll = reactor.poll
+        ids = self._ids
+        ids_get = ids.get
+        deadline = monotonic() + timeout if timeout and timeout > 0 else None
+        EV_LINES, EV_EOF, EV_EXIT, EV_START = _r.CP_EV_LINES, _r.CP_EV_EOF, _r.CP_EV_EXIT, \
+            _r.CP_EV_START
+        EV_TIMER, EV_WRITTEN, EV_WCLOSED = _r.CP_EV_TIMER, _r.CP_EV_WRITTEN, _r.CP_EV_WCLOSED
+        EV_TIMEOUT, EV_SPAWNERR, EV_DATA = _r.CP_EV_TIMEOUT, _r.CP_EV_SPAWNERR, _r.CP_EV_DATA
+        EV_WAKE = _r.CP_EV_WAKE
+        while self.evlooprefcnt > 0:
+            if self._queued:
+                self._start_queued()
+            if self._tqueue:
+                self._arm_timers()
+            if deadline is None:
+                wait = None
+            else:
+                wait = deadline - monotonic()
+                if wait <= 0:
+                    raise EngineTimeoutException()
+            records, arena = poll(wait)
+            self._batch = records
+            exited = []
+            it = iter(records)
+            for kind, cid, a, b in zip(it, it, it, it):
+                target = ids_get(cid)
+                if target is None:
+                    if kind == EV_WAKE:
+                        self.snoop_ports()
+                    continue
+                etype = kind & 0xFF
+                if etype == EV_LINES:
+                    target._cp_lines(kind >> 8, arena[a:a + b])
+                elif etype == EV_EXIT or etype == EV_SPAWNERR:
+                    del ids[cid]
+                    target._cp_exited(a, etype == EV_SPAWNERR)
+                    exited.append(target)
+                elif etype == EV_START:
+                    if exited:
+                        self._close_exited(exited)
+                        exited = []
+                    target._cp_started(a)
+                elif etype == EV_TIMER:
+                    if exited:
+                        self._close_exited(exited)
+                        exited = []
+                    self._timer_fired(target, cid, a)
+                elif etype == EV_EOF:
+                    target._cp_eof(kind >> 8)
+                elif etype == EV_WRITTEN:
+                    target._cp_written(kind >> 8, a)
+                elif etype == EV_WCLOSED:
+                    target._cp_wclosed(kind >> 8, a)
+                elif etype == EV_TIMEOUT:
+                    target._timedout = True
+                elif etype == EV_DATA:
+                    target._cp_data(kind >> 8, arena[a:a + b])
+            if exited:
+                self._close_exited(exited)
+            if deadline is not None and monotonic() >= deadline:
+                raise EngineTimeoutException()
+
+    def _batch_exit_status(self, cid):
+        """Exit status of child cid from its record in the current batch (a
+        child reaped in C whose record was not dispatched yet), or None."""
+        records = self._batch
+        for i in range(0, len(records), 4):
+            if records[i + 1] == cid:
+                etype = records[i] & 0xFF
+                if etype == _r.CP_EV_EXIT:
+                    return records[i + 2]
+                if etype == _r.CP_EV_SPAWNERR:
+                    return None
+        return None
+
+    def _close_exited(self, exited):
+        """Finish the clients whose child was reaped (timed out or not),
+        unless a handler already did."""
+        for client in exited:
+            if client._state == _EXITED:
+                self._retire(client)
+                timedout = client._timedout
+                client._close(timedout, timedout)
+
+    def abort(self, kill) -> None:
+        """Abort the run (raises EngineAbortException when running)."""
+        if self.running:
+            raise EngineAbortException(kill)
+        self.clear(clear_ports=kill)
+
+    def exited(self) -> bool:
+        """Whether the engine ran and is not running now."""
+        return not self.running and self._exited

@@ -1,0 +1,363 @@
+"""MsgTree: messages (sequences of lines) by key, gathered by identical content.
+
+A MsgTree maps keys (any hashable, usually ``(worker, node)``) to the lines
+they received, and groups keys whose messages are identical: ``walk()``
+yields each distinct message once with the keys that have it.  This is what
+makes ``clush -b`` and ``Task.iter_buffers()`` cheap on big clusters.
+
+How it is stored (clusterpy's own design, same API as ClusterShell 1.10):
+
+* MODE_DEFER and MODE_SHIFT keep, per key, the chunks of lines it received
+  (``bytes`` of lines joined by ``\\n``, as the C reactor delivers them), and
+  group keys by whole message when walked.  Adding a chunk of a thousand
+  lines is one list append; nothing is done per line.  A finished key can be
+  sealed: its chunks are joined once and interned, so that a thousand nodes
+  printing the same output share one copy of it.
+* MODE_TRACE keeps a real tree of lines, one element per distinct line
+  prefix, because ``walk_trace()`` reports every element and the keys that
+  went through it.
+
+Lines are bytes.  A line given to ``add()`` may itself contain ``\\n``; such
+keys keep their lines one by one so that ``lines()`` gives them back intact.
+"""
+
+from itertools import chain
+from typing import Any, Callable, Iterator, List, Optional
+
+MODE_DEFER = 0
+MODE_SHIFT = 1
+MODE_TRACE = 2
+
+_NL = b"\n"
+
+
+class MsgTreeElem(object):
+    """One message: the lines from the first one up to this element.
+
+    Iterating over an element gives its lines; ``bytes(elem)`` or
+    ``elem.message()`` gives them joined by ``\\n``.
+    """
+
+    __slots__ = ("parent", "msgline", "children", "keys", "_trace", "_lines", "_msg",
+                 "__weakref__")
+
+    def __init__(self, msgline=None, parent=None, trace=False):
+        # tree structure: a chain of elements, one line each (msgline None
+        # at a root); _lines is set instead for a whole message built at once
+        self.parent = parent
+        self.msgline = msgline
+        self.children = None
+        self.keys = None
+        self._trace = trace
+        self._lines = None
+        self._msg = None
+
+    @classmethod
+    def _whole(cls, lines, msg=None):
+        """An element holding a whole message: a tuple of lines (or None if
+        msg, the joined bytes, is given and its lines are msg.split(b"\\n"))."""
+        elem = cls()
+        elem._lines = lines
+        elem._msg = msg
+        return elem
+
+    # content
+
+    def lines(self) -> Iterator[bytes]:
+        """Iterator over the message lines, first to last."""
+        if self._msg is not None or self._lines is not None:
+            return iter(self._line_tuple())
+        tail = []
+        elem = self
+        while elem is not None and elem.msgline is not None:
+            tail.append(elem.msgline)
+            elem = elem.parent
+        if elem is not None and (elem._msg is not None or elem._lines is not None):
+            return chain(elem._line_tuple(), reversed(tail))
+        return reversed(tail)
+
+    splitlines = lines
+    __iter__ = lines
+
+    def _line_tuple(self):
+        if self._lines is None:
+            self._lines = tuple(self._msg.split(_NL))
+        return self._lines
+
+    def message(self) -> bytes:
+        """The whole message as bytes, lines joined by b'\\n'."""
+        if self._msg is not None:
+            return self._msg
+        if self._lines is not None:
+            self._msg = _NL.join(self._lines)
+            return self._msg
+        return _NL.join(self.lines())
+
+    __bytes__ = message
+
+    def __len__(self):
+        return len(self.message())
+
+    def __eq__(self, other):
+        return bytes(self) == bytes(other)
+
+    __hash__ = None  # type: ignore[assignment]  # mutable: compared by content
+
+    def __getitem__(self, i):
+        return list(self.lines())[i]
+
+    def __str__(self):
+        raise TypeError("cannot get string from %s, use bytes instead"
+                        % self.__class__.__name__)
+
+    def __repr__(self):
+        return "<%s %r>" % (self.__class__.__name__, self.message()[:60])
+
+    # tree building
+
+    def append(self, msgline: bytes, key=None) -> "MsgTreeElem":
+        """Return the child element for `msgline` (created if needed).  With
+        a key, the key moves to the child (or, in trace mode, is recorded on
+        it while staying on this element)."""
+        if self.children is None:
+            self.children = {}
+        child = self.children.get(msgline)
+        if child is None:
+            child = self.__class__(msgline, self, self._trace)
+            self.children[msgline] = child
+        if key is not None:
+            if not self._trace and self.keys:
+                self.keys.discard(key)
+            if child.keys is None:
+                child.keys = {key}
+            else:
+                child.keys.add(key)
+        return child
+
+
+class _Lines(list):
+    """Parts of a key whose lines may contain b'\\n': one item per line."""
+
+    __slots__ = ()
+
+
+class MsgTree(object):
+    """Messages by key, grouped by identical content (see module doc).
+
+    `mode` is MODE_DEFER (default; becomes MODE_SHIFT after the first walk,
+    as in ClusterShell), MODE_SHIFT, or MODE_TRACE (enables walk_trace()).
+    """
+
+    def __init__(self, mode: int = MODE_DEFER):
+        self.mode = mode
+        self._keys = {}       # key -> list of chunks (flat modes) or elem (trace)
+        self._elems = {}      # message content -> MsgTreeElem, as of last walk
+        self._interned = {}   # sealed message -> itself
+        self._root = MsgTreeElem(trace=True) if mode == MODE_TRACE else None
+
+    def clear(self) -> None:
+        """Remove every key and message."""
+        self._keys.clear()
+        self._elems = {}
+        self._interned = {}
+        if self.mode == MODE_TRACE:
+            self._root = MsgTreeElem(trace=True)
+
+    def __len__(self):
+        return len(self._keys)
+
+    # adding
+
+    def add(self, key, msgline: bytes) -> None:
+        """Append line `msgline` (bytes) to the message of `key`."""
+        if self._root is not None:
+            elem = self._keys.get(key, self._root)
+            self._keys[key] = elem.append(msgline, key)
+            return
+        parts = self._keys.get(key)
+        if _NL in msgline:
+            if parts is None:
+                self._keys[key] = _Lines((msgline,))
+            elif type(parts) is _Lines:
+                parts.append(msgline)
+            else:
+                self._keys[key] = _Lines(_NL.join(parts).split(_NL) + [msgline])
+        elif parts is None:
+            self._keys[key] = [msgline]
+        else:
+            parts.append(msgline)
+
+    def _add_line(self, key, msgline: bytes) -> None:
+        """add() for a line known to hold no b'\\n' (from the reactor)."""
+        if self._root is not None:
+            self.add(key, msgline)
+            return
+        parts = self._keys.get(key)
+        if parts is None:
+            self._keys[key] = [msgline]
+        else:
+            parts.append(msgline)
+
+    def _add_chunk(self, key, chunk: bytes) -> None:
+        """Append the lines of `chunk` (lines joined by b'\\n') to `key`."""
+        if self._root is not None:
+            elem = self._keys.get(key, self._root)
+            for line in chunk.split(_NL):
+                elem = elem.append(line, key)
+            self._keys[key] = elem
+            return
+        parts = self._keys.get(key)
+        if parts is None:
+            self._keys[key] = [chunk]
+        elif type(parts) is _Lines:
+            parts.extend(chunk.split(_NL))
+        else:
+            parts.append(chunk)
+
+    def _seal(self, key) -> None:
+        """Join the chunks of a finished key once and share the result with
+        every key whose message is identical (memory, not semantics)."""
+        parts = self._keys.get(key)
+        if parts is None or self._root is not None or type(parts) is _Lines:
+            return
+        msg = parts[0] if len(parts) == 1 else _NL.join(parts)
+        parts[:] = (self._interned.setdefault(msg, msg),)
+
+    # reading
+
+    def _content(self, key):
+        """Grouping identity of key's message: its bytes, or a tuple of lines
+        for keys whose lines contain b'\\n'.  Joins (compacts) chunks."""
+        parts = self._keys[key]
+        if type(parts) is _Lines:
+            return tuple(parts)
+        if len(parts) > 1:
+            parts[:] = (_NL.join(parts),)
+        return parts[0]
+
+    def _elem(self, content, cache):
+        elem = cache.get(content)
+        if elem is None:
+            elem = self._elems.get(content)
+            if elem is None:
+                if type(content) is tuple:
+                    elem = MsgTreeElem._whole(content)
+                else:
+                    elem = MsgTreeElem._whole(None, content)
+            cache[content] = elem
+        return elem
+
+    def get(self, key, default=None) -> Optional[MsgTreeElem]:
+        """The message element of `key`, or `default`."""
+        if key not in self._keys:
+            return default
+        if self._root is not None:
+            return self._keys[key]
+        return self._elem(self._content(key), self._elems)
+
+    def __getitem__(self, key) -> MsgTreeElem:
+        if key not in self._keys:
+            raise KeyError(key)
+        return self.get(key)
+
+    def keys(self) -> Iterator[Any]:
+        """Iterator over the keys."""
+        return iter(self._keys.keys())
+
+    __iter__ = keys
+
+    def messages(self, match: Optional[Callable] = None) -> Iterator[MsgTreeElem]:
+        """Iterator over distinct messages (of keys accepted by match)."""
+        return (elem for elem, _ in self.walk(match))
+
+    def items(self, match: Optional[Callable] = None,
+              mapper: Optional[Callable] = None) -> Iterator:
+        """Iterator over (mapper(key), message element) for each key."""
+        for key in list(self._keys):
+            if match is None or match(key):
+                yield (key if mapper is None else mapper(key)), self.get(key)
+
+    def _groups(self) -> List:
+        """[(distinct message element, keys having it)], in key order (trace
+        mode: every element some key went through, depth first)."""
+        if self._root is not None:
+            groups = []
+            stack = [self._root]
+            while stack:
+                elem = stack.pop()
+                if elem.children:
+                    stack.extend(elem.children.values())
+                if elem.keys:
+                    groups.append((elem, list(elem.keys)))
+            return groups
+        by_content = {}
+        for key in self._keys:
+            content = self._content(key)
+            keys = by_content.get(content)
+            if keys is None:
+                by_content[content] = [key]
+            else:
+                keys.append(key)
+        cache = {}
+        groups = [(self._elem(content, cache), keys) for content, keys in by_content.items()]
+        self._elems = cache
+        return groups
+
+    def walk(self, match: Optional[Callable] = None,
+             mapper: Optional[Callable] = None) -> Iterator:
+        """Iterator over (message element, keys) for each distinct message,
+        keys optionally filtered by `match` and transformed by `mapper`."""
+        if self.mode == MODE_DEFER:
+            self.mode = MODE_SHIFT
+        for elem, keys in self._groups():
+            if match is not None:
+                keys = [key for key in keys if match(key)]
+                if not keys:
+                    continue
+            if mapper is not None:
+                keys = [mapper(key) for key in keys]
+            yield elem, keys
+
+    def walk_trace(self, match: Optional[Callable] = None,
+                   mapper: Optional[Callable] = None) -> Iterator:
+        """Trace mode only: iterator over (msgline, keys, depth, number of
+        children) for every element a matching key went through, depth
+        first."""
+        assert self.mode == MODE_TRACE, "walk_trace() is only callable in trace mode"
+        stack = [(self._root, 0)]
+        while stack:
+            elem, depth = stack.pop()
+            children = elem.children or {}
+            stack.extend((child, depth + 1) for child in children.values())
+            if not elem.keys:
+                continue
+            keys = [key for key in elem.keys if match is None or match(key)]
+            if keys:
+                if mapper is not None:
+                    keys = [mapper(key) for key in keys]
+                yield elem.msgline, keys, depth, len(children)
+
+    def remove(self, match: Optional[Callable] = None) -> None:
+        """Remove the keys accepted by `match` (every key if None)."""
+        doomed = [key for key in self._keys if match is None or match(key)]
+        if self._root is not None:
+            gone = set(doomed)
+            stack = [self._root]
+            while stack:
+                elem = stack.pop()
+                if elem.children:
+                    stack.extend(elem.children.values())
+                if elem.keys:
+                    elem.keys -= gone
+        for key in doomed:
+            del self._keys[key]
+        if doomed and self._root is None:
+            self._interned = {}
+
+    def _depth(self) -> int:
+        """Largest number of lines of a message."""
+        depth = 0
+        for key in self._keys:
+            elem = self.get(key)
+            depth = max(depth, sum(1 for _ in elem.lines()))
+        return depth

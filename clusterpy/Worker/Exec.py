@@ -1,0 +1,220 @@
+"""ExecWorker: one local command per node, and the base of distant workers.
+
+For each node of its node set, ExecWorker runs its command locally with
+``%h`` (or ``%host``) replaced by the node name and ``%n`` (or ``%rank``) by
+the node's rank in the set; a command containing ``%hosts`` runs once for
+the whole set.  It can also copy files locally (``cp``).  The Ssh, Rsh and
+Pdsh workers are ExecWorkers whose clients build another command line
+(``_build_cmd``).
+
+All clients of a worker are handed to the reactor in one batch; writes to
+the worker (stdin broadcast) are queued once in C for every running node.
+"""
+
+import os
+from string import Template
+
+from clusterpy import _reactor as _r
+from clusterpy.Engine.Engine import _NEW, _PENDING, _RUNNING
+from clusterpy.NodeSet import NodeSet
+from clusterpy.Worker.EngineClient import EngineClient, _ProcessClient
+from clusterpy.Worker.Worker import WorkerError, DistantWorker
+
+
+class _Placeholders(Template):
+    delimiter = "%"
+
+
+def _replace_cmd(pattern, node, rank):
+    """`pattern` with %h/%host/%hosts replaced by `node` and %n/%rank by
+    `rank`; '%%' gives '%'."""
+    if "%" not in pattern:
+        return pattern
+    values = {"h": node, "host": node, "hosts": node, "n": rank or 0, "rank": rank or 0}
+    try:
+        return _Placeholders(pattern).substitute(values)
+    except (KeyError, ValueError) as error:
+        raise WorkerError("%s is not a valid pattern, use '%%%%' to escape '%%'" % error)
+
+
+def _each(nodes):
+    return nodes if isinstance(nodes, NodeSet) else (nodes,)
+
+
+class ExecClient(_ProcessClient):
+    """Runs `command` locally for `node` (a node name, or a NodeSet for a
+    command using %hosts)."""
+
+    def __init__(self, node, command, worker, stderr, timeout, autoclose=False, rank=None):
+        EngineClient.__init__(self, worker, node, stderr, timeout, autoclose)
+        self.rank = rank
+        self.command = command
+        self._multi = isinstance(node, NodeSet)
+
+    def _build_cmd(self):
+        """(command line, extra environment or None): a str runs through the
+        shell, a list is an argv."""
+        return (_replace_cmd(self.command, self.key, self.rank), None)
+
+    def _spawn_cmd(self):
+        return self._build_cmd()
+
+    def _on_started(self):
+        self._on_nodeset_start(self.key)
+
+    def _handle_lines(self, sname, chunk):
+        if self._multi:
+            for node in self.key:
+                self.worker._on_node_chunk(node, sname, chunk)
+        else:
+            self.worker._on_node_chunk(self.key, sname, chunk)
+
+    def _close(self, abort, timeout):
+        prc = self._status
+        self.invalidate()
+        if prc is not None:
+            if prc >= 0:
+                self._on_nodeset_close(self.key, prc)
+            elif timeout:
+                self.worker._on_node_timeout(self.key)
+            elif not abort:
+                # killed by a signal: 128 + signal number, as shells do
+                self._on_nodeset_close(self.key, 128 - prc)
+        self.worker._check_fini()
+
+    # events for a node, or for each node of a NodeSet key (%hosts)
+
+    def _on_nodeset_start(self, nodes):
+        for node in _each(nodes):
+            self.worker._on_start(node)
+
+    def _on_nodeset_close(self, nodes, rc):
+        for node in _each(nodes):
+            self.worker._on_node_close(node, rc)
+
+    def _on_nodeset_msgline(self, nodes, msg, sname):
+        for node in _each(nodes):
+            self.worker._on_node_msgline(node, msg, sname)
+
+
+class CopyClient(ExecClient):
+    """Copies `source` to `dest` locally with cp (reversed for a reverse
+    copy); `dest` must be a directory for a reverse copy."""
+
+    def __init__(self, node, source, dest, worker, stderr, timeout, autoclose, preserve,
+                 reverse, rank=None):
+        ExecClient.__init__(self, node, None, worker, stderr, timeout, autoclose, rank)
+        self.source = source
+        self.dest = dest
+        self.preserve = preserve
+        self.reverse = reverse
+        if reverse:
+            self.isdir = os.path.isdir(dest)
+            if not self.isdir:
+                raise ValueError("reverse copy dest must be a directory")
+        else:
+            self.isdir = os.path.isdir(source)
+
+    def _build_cmd(self):
+        source = _replace_cmd(self.source, self.key, self.rank)
+        dest = _replace_cmd(self.dest, self.key, self.rank)
+        argv = ["cp"]
+        if self.isdir:
+            argv.append("-r")
+        if self.preserve:
+            argv.append("-p")
+        argv += [dest, source] if self.reverse else [source, dest]
+        return (argv, None)
+
+
+class ExecWorker(DistantWorker):
+    """Runs a command (or a copy) locally, once per node of `nodes`.
+
+    ``ExecWorker(nodes, handler, timeout=None, command=..., stderr=False,
+    autoclose=False)`` or ``ExecWorker(nodes, handler, source=..., dest=...,
+    preserve=False, reverse=False)``.  connect_timeout is ignored.
+    """
+
+    SHELL_CLASS = ExecClient
+    COPY_CLASS = CopyClient
+
+    def __init__(self, nodes, handler, timeout=None, **kwargs):
+        DistantWorker.__init__(self, handler)
+        self._close_count = 0
+        self._has_timeout = False
+        self._clients = []
+        self.nodes = NodeSet(nodes)
+        self.command = kwargs.get("command")
+        self.source = kwargs.get("source")
+        self.dest = kwargs.get("dest")
+        self._create_clients(timeout=timeout, **kwargs)
+
+    def _create_clients(self, **kwargs):
+        """One client per node, or one for all with %hosts."""
+        command = self.command
+        if command and ("%hosts" in command or "%{hosts}" in command):
+            self._add_client(self.nodes, rank=None, **kwargs)
+        else:
+            for rank, node in enumerate(self.nodes):
+                self._add_client(node, rank=rank, **kwargs)
+
+    def _add_client(self, nodes, **kwargs):
+        """Create one shell or copy client for `nodes`."""
+        common = (self, kwargs.get("stderr", False), kwargs.get("timeout"),
+                  kwargs.get("autoclose", False))
+        if self.command is not None:
+            args = (nodes, self.command) + common + (kwargs.get("rank"),)
+            self._clients.append(self.SHELL_CLASS(*args))
+        elif self.source:
+            args = (nodes, self.source, self.dest) + common + \
+                (kwargs.get("preserve", False), kwargs.get("reverse", False), kwargs.get("rank"))
+            self._clients.append(self.COPY_CLASS(*args))
+        else:
+            raise ValueError("missing command or source parameter in worker constructor")
+
+    def _engine_clients(self):
+        return self._clients
+
+    def write(self, buf, sname=None):
+        """Write `buf` to the stdin of every node's command."""
+        sname = sname or self.SNAME_STDIN
+        if sname != self.SNAME_STDIN:
+            return
+        started = []
+        for client in self._clients:
+            state = client._state
+            if state == _NEW:
+                client._write(sname, buf)
+            elif (state == _PENDING or state == _RUNNING) and not client._weof:
+                started.append(client._cid)
+        if started:
+            self.task._engine._reactor.write_many(started, buf, _r.CP_STDIN)
+
+    def set_write_eof(self, sname=None):
+        """Close every node's stdin once what was written has gone."""
+        sname = sname or self.SNAME_STDIN
+        for client in self._clients:
+            client._set_write_eof(sname)
+
+    def abort(self):
+        """Abort every node's command (safe to call again)."""
+        for client in list(self._clients):
+            client.abort()
+
+    def _on_node_timeout(self, node):
+        self._has_timeout = True
+        DistantWorker._on_node_timeout(self, node)
+
+    def _check_fini(self):
+        """Count a closed client; after the last one come the worker's own
+        closing events: ev_timeout (old handlers) if a node timed out, then
+        ev_close."""
+        self._close_count += 1
+        if self._close_count < len(self._clients):
+            return
+        if self._has_timeout and hasattr(self.eh, "ev_timeout"):
+            self.eh.ev_timeout(self)
+        self._notify("ev_close", 2, self._has_timeout)
+
+
+WORKER_CLASS = ExecWorker

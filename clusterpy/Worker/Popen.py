@@ -1,0 +1,62 @@
+"""WorkerPopen: one local shell command, the worker behind ``task.shell(cmd)``
+without nodes.  Its results are kept under its key (the worker itself when
+no key is given)."""
+
+from clusterpy.Worker.EngineClient import _ProcessClient
+from clusterpy.Worker.Worker import StreamClient, WorkerSimple
+
+
+class PopenClient(_ProcessClient, StreamClient):
+    """Runs the worker's command through /bin/sh -c."""
+
+    def __init__(self, worker, key, stderr, timeout, autoclose):
+        StreamClient.__init__(self, worker, key, stderr, timeout, autoclose)
+        self.rc = None
+
+    def _spawn_cmd(self):
+        return (self.worker.command, None)
+
+    def _debug_name(self):
+        return "POPEN"
+
+    def _on_started(self):
+        self.worker._on_start(self.key)
+
+    def _handle_lines(self, sname, chunk):
+        self.worker._on_chunk(self.key, sname, chunk, sname == "stderr")
+
+    def _close(self, abort, timeout):
+        prc = self._status
+        self.invalidate()
+        worker = self.worker
+        if prc is not None:
+            if prc >= 0:
+                self.rc = prc
+                worker._on_close(self.key, prc)
+            elif timeout:
+                worker._on_timeout(self.key)
+            elif not abort:
+                # killed by a signal: 128 + signal number, as shells do
+                self.rc = 128 - prc
+                worker._on_close(self.key, self.rc)
+        worker._notify("ev_close", 2, timeout)
+
+
+class WorkerPopen(WorkerSimple):
+    """Runs `command` locally (through the shell)."""
+
+    def __init__(self, command, key=None, handler=None, stderr=False, timeout=-1,
+                 autoclose=False):
+        WorkerSimple.__init__(self, None, None, None, key, handler, stderr, timeout,
+                              autoclose, client_class=PopenClient)
+        self.command = command
+        if not self.command:
+            raise ValueError("missing command parameter in WorkerPopen constructor")
+        self.key = key
+
+    def retcode(self):
+        """The command's return code, or None while it runs."""
+        return self.clients[0].rc
+
+
+WORKER_CLASS = WorkerPopen

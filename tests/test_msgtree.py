@@ -1,0 +1,126 @@
+"""MsgTree: messages by key, gathered by identical content."""
+
+import pytest
+
+from clusterpy.MsgTree import MODE_DEFER, MODE_SHIFT, MODE_TRACE, MsgTree, MsgTreeElem
+
+
+def build(mode=MODE_DEFER):
+    tree = MsgTree(mode)
+    for key, lines in (("a", [b"x", b"y"]), ("b", [b"x", b"y"]), ("c", [b"x"]),
+                       ("d", [b"z", b"y"])):
+        for line in lines:
+            tree.add(key, line)
+    return tree
+
+
+def groups(tree, **kwargs):
+    return sorted((bytes(elem), sorted(keys)) for elem, keys in tree.walk(**kwargs))
+
+
+@pytest.mark.parametrize("mode", [MODE_DEFER, MODE_SHIFT, MODE_TRACE])
+def test_get_and_len(mode):
+    tree = build(mode)
+    assert len(tree) == 4
+    assert bytes(tree.get("a")) == b"x\ny"
+    assert tree.get("c").message() == b"x"
+    assert list(tree["d"].lines()) == [b"z", b"y"]
+    assert tree.get("nope", 42) == 42
+    with pytest.raises(KeyError):
+        tree["nope"]
+    assert sorted(tree.keys()) == ["a", "b", "c", "d"]
+    assert sorted(tree) == ["a", "b", "c", "d"]
+
+
+@pytest.mark.parametrize("mode", [MODE_DEFER, MODE_SHIFT])
+def test_walk_gathers_identical_messages(mode):
+    tree = build(mode)
+    assert groups(tree) == [(b"x", ["c"]), (b"x\ny", ["a", "b"]), (b"z\ny", ["d"])]
+    assert groups(tree, match=lambda k: k in "ad") == [(b"x\ny", ["a"]), (b"z\ny", ["d"])]
+    assert groups(tree, mapper=str.upper) == [(b"x", ["C"]), (b"x\ny", ["A", "B"]),
+                                             (b"z\ny", ["D"])]
+    assert sorted(bytes(m) for m in tree.messages()) == [b"x", b"x\ny", b"z\ny"]
+
+
+def test_defer_becomes_shift_after_walk():
+    tree = build()
+    assert tree.mode == MODE_DEFER
+    list(tree.walk())
+    assert tree.mode == MODE_SHIFT
+    tree.add("c", b"y")  # c now has the same message as a and b
+    assert groups(tree) == [(b"x\ny", ["a", "b", "c"]), (b"z\ny", ["d"])]
+
+
+def test_items_and_remove():
+    tree = build()
+    assert sorted((k, bytes(m)) for k, m in tree.items()) == [
+        ("a", b"x\ny"), ("b", b"x\ny"), ("c", b"x"), ("d", b"z\ny")]
+    assert [k for k, _ in tree.items(match=lambda k: k == "b", mapper=str.upper)] == ["B"]
+    tree.remove(lambda k: k in "ab")
+    assert sorted(tree.keys()) == ["c", "d"]
+    assert groups(tree) == [(b"x", ["c"]), (b"z\ny", ["d"])]
+    tree.remove()
+    assert len(tree) == 0
+    assert list(tree.walk()) == []
+
+
+def test_clear():
+    tree = build()
+    tree.clear()
+    assert len(tree) == 0 and tree.get("a") is None
+
+
+def test_trace_mode_walk_trace():
+    tree = build(MODE_TRACE)
+    # every element a key went through, with its depth and child count
+    rows = sorted((line, sorted(keys), depth, nchildren)
+                  for line, keys, depth, nchildren in tree.walk_trace())
+    assert rows == [(b"x", ["a", "b", "c"], 1, 1), (b"y", ["a", "b"], 2, 0),
+                    (b"y", ["d"], 2, 0), (b"z", ["d"], 1, 1)]
+    with pytest.raises(AssertionError):
+        list(build(MODE_SHIFT).walk_trace())
+
+
+def test_chunks_and_lines_mix():
+    tree = MsgTree()
+    tree._add_chunk("k", b"one\ntwo")
+    tree.add("k", b"three")
+    tree._add_chunk("k", b"")          # one empty line
+    assert list(tree.get("k").lines()) == [b"one", b"two", b"three", b""]
+    assert tree._depth() == 4
+
+
+def test_line_with_newline_kept_whole():
+    tree = MsgTree()
+    tree.add("k", b"a\nb")
+    tree.add("k", b"c")
+    tree.add("j", b"a")
+    tree.add("j", b"b")
+    tree.add("j", b"c")
+    assert list(tree.get("k").lines()) == [b"a\nb", b"c"]
+    # same bytes once joined, but not the same lines: not gathered
+    assert len(list(tree.walk())) == 2
+
+
+def test_seal_shares_identical_messages():
+    tree = MsgTree()
+    for key in ("a", "b"):
+        tree._add_chunk(key, b"l1\nl2")
+        tree._add_chunk(key, b"l3")
+        tree._seal(key)
+    assert tree._keys["a"][0] is tree._keys["b"][0]
+    assert groups(tree) == [(b"l1\nl2\nl3", ["a", "b"])]
+
+
+def test_elem_api():
+    root = MsgTreeElem()
+    assert len(root) == 0 and list(root) == []
+    child = root.append(b"first").append(b"second")
+    assert child.message() == b"first\nsecond"
+    assert child[1] == b"second"
+    assert child == root.append(b"first").append(b"second")
+    assert len(child) == len(b"first\nsecond")
+    with pytest.raises(TypeError):
+        str(child)
+    with pytest.raises(TypeError):
+        hash(child)
