@@ -65,6 +65,11 @@ def parse_args(argv):
 
 def run_suite(args, command):
     """Run the suite through pytest; return (run dict, pytest's status)."""
+    import importlib.util
+    if importlib.util.find_spec("pytest_benchmark") is None:
+        sys.stderr.write("python -m bench needs pytest and pytest-benchmark: "
+                         "pip install -e '.[bench]'\n")
+        return None, 2
     with tempfile.TemporaryDirectory(prefix="clusterpy-bench-") as tmp:
         results = os.path.join(tmp, "run.json")
         argv = [sys.executable, "-m", "pytest", os.path.join(ROOT, "bench"),

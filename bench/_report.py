@@ -98,11 +98,14 @@ def header(run):
                      "more on single rows)" if busy else "",
             machine["python"], machine["clusterpy"], machine["ClusterShell"] or "n/a"),
         "",
-        "Medians of %d runs per row, the libraries alternating run by run. "
-        "Engine, output, timers, memory, import, ssh: a fresh interpreter per run, "
-        "bytecode cached. Ratio: ClusterShell's value over clusterpy's in the same round, "
-        "median over the rounds (above 1: clusterpy faster or smaller). Peers and the "
-        "machine's limit run the same job, wall clock." % run["repeat"],
+        "Medians of %d runs per row, the libraries alternating run by run, bytecode "
+        "cached: engine, output, timers, memory, import and ssh rows run a fresh interpreter "
+        "per run and time themselves from inside; nodeset and msgtree rows run both "
+        "libraries in one fresh interpreter per scenario, in loops of about 20 ms; cli rows "
+        "time whole processes, start-up included. Ratio: ClusterShell's value over "
+        "clusterpy's in the same round, median over the rounds (above 1: clusterpy faster "
+        "or smaller). Peers and the machine's limit run the same job, timed wall clock." %
+        run["repeat"],
     ]
     return "\n".join(lines)
 
