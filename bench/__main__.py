@@ -93,7 +93,10 @@ def run_suite(args, command):
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     args = parse_args(argv)
-    command = " ".join(["python -m bench"] + [shlex.quote(arg) for arg in argv])
+    shown = [arg for index, arg in enumerate(argv)     # --json only says where to write
+             if arg != "--json" and not arg.startswith("--json=")
+             and (index == 0 or argv[index - 1] != "--json")]
+    command = " ".join(["python -m bench"] + [shlex.quote(arg) for arg in shown])
     status = 0
     if args.load:
         run = _report.load(args.load)
