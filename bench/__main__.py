@@ -26,11 +26,12 @@ from bench import _report, _suite  # noqa: E402
 
 
 def parse_args(argv):
+    _suite.load()
     parser = argparse.ArgumentParser(
         prog="python -m bench", description="clusterpy against ClusterShell 1.10.1: "
         "run the benchmark suite and print the comparison table.")
     parser.add_argument("groups", nargs="*", metavar="GROUP",
-                        help="groups to run (default: all): " + ", ".join(_suite.GROUP_MODULES))
+                        help="groups to run (default: all): " + ", ".join(_suite.GROUPS))
     parser.add_argument("-k", dest="select", metavar="EXPR",
                         help="only the scenarios matching this pytest -k expression")
     parser.add_argument("--quick", action="store_true",
@@ -51,7 +52,6 @@ def parse_args(argv):
                         help="do not run: show (and --readme/--save/--compare) a run saved "
                         "with --json")
     args = parser.parse_args(argv)
-    _suite.load()
     unknown = [name for name in args.groups if name not in _suite.GROUPS]
     if unknown:
         parser.error("unknown group(s) %s; groups: %s"

@@ -6,7 +6,8 @@ Every scenario is defined once, in the module of its group (bench/engine.py,
 bench/output.py...), by a decorator of that module's ``Group``:
 
 - ``micro``: ``fn(lib, **args)`` returns a callable; the harness times it in
-  loops, in the benchmark process itself (NodeSet, MsgTree);
+  loops, every library in one fresh interpreter per scenario (NodeSet,
+  MsgTree);
 - ``child``: ``fn(lib, **args)`` does one run and returns its measure (a
   number, or a dict of numbers for several metrics); the harness runs it in
   a fresh interpreter each time (bench/_child.py);
@@ -34,17 +35,11 @@ GROUP_MODULES = ("engine", "output", "timers", "nodeset", "msgtree", "memory",
 GROUPS = {}
 
 
-def load(names=None):
-    """Import the group modules (all, or those whose group is in `names`)
-    and return their scenarios in table order."""
+def load():
+    """Import the group modules; return every scenario in table order."""
     for module in GROUP_MODULES:
         __import__("bench." + module)
-    unknown = set(names or ()) - set(GROUPS)
-    if unknown:
-        raise ValueError("unknown benchmark group(s): %s (known: %s)"
-                         % (", ".join(sorted(unknown)), ", ".join(GROUPS)))
-    return [scenario for name, group in GROUPS.items()
-            if not names or name in names for scenario in group.scenarios]
+    return [scenario for group in GROUPS.values() for scenario in group.scenarios]
 
 
 class Unavailable(Exception):

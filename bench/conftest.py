@@ -8,7 +8,6 @@ reads).
 import argparse
 import json
 import shlex
-import sys
 
 import pytest
 
@@ -65,8 +64,10 @@ def pytest_terminal_summary(terminalreporter, config):
         return
     terminalreporter.write_sep("=", "clusterpy against ClusterShell")
     terminalreporter.write(_report.markdown(run))
-    path = config.getoption("bench_results")
+
+
+def pytest_sessionfinish(session):
+    path = session.config.getoption("bench_results")
     if path:
         with open(path, "w", encoding="utf-8") as fh:
-            json.dump(run, fh, ensure_ascii=False)
-    sys.stdout.flush()
+            json.dump(_run(session.config), fh, ensure_ascii=False)

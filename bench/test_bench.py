@@ -36,8 +36,8 @@ def test_bench(benchmark, bench_harness, scenario, contender):
     label = contender.format(**result["args"])
     runs = result["samples"].get(label)
     if not runs:
-        pytest.skip(result["missing"].get(label) or result["missing"].get("clusterpy")
-                    or "not run")
+        pytest.skip(result["error"] or result["missing"].get(label)
+                    or result["missing"].get("clusterpy") or "not run")
     metric = result["metrics"][0]
     name = metric["name"] if metric["unit"] == "s" else "process"
     benchmark.extra_info.update(title=result["title"], contender=label,
