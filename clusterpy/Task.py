@@ -38,7 +38,7 @@ from clusterpy.MsgTree import MsgTree
 from clusterpy.NodeSet import NodeSet
 from clusterpy.Worker.EngineClient import EnginePort, EngineClientError
 from clusterpy.Worker.Popen import WorkerPopen
-from clusterpy.Worker.Worker import FANOUT_UNLIMITED
+from clusterpy.Worker.Worker import FANOUT_UNLIMITED  # noqa: F401 (public name here)
 
 
 

@@ -1,6 +1,5 @@
 """Task with local commands: buffers, return codes, events, timeouts, abort."""
 
-import os
 import signal
 import sys
 import time
@@ -9,7 +8,7 @@ import warnings
 import pytest
 
 from clusterpy.Event import EventHandler
-from clusterpy.Task import Task, TaskError, TimeoutError, task_self
+from clusterpy.Task import TaskError, TimeoutError, task_self
 from clusterpy.Worker.Exec import ExecWorker
 from clusterpy.Worker.Popen import WorkerPopen
 from clusterpy.Worker.Worker import FANOUT_UNLIMITED, WorkerError
@@ -133,7 +132,7 @@ def test_hosts_placeholder_runs_once(task):
 
 def test_bad_placeholder(task):
     with pytest.raises(WorkerError):
-        worker = task.shell("echo %z", nodes="a", remote=False)
+        task.shell("echo %z", nodes="a", remote=False)
         task.run()
     task.abort()
 
