@@ -529,3 +529,32 @@ def test_clear_removes_every_client_even_if_a_handler_raises(task):
         pass
     assert time.monotonic() - t0 < 10
     assert not task._engine._clients
+
+
+def test_fanout_change_during_run_applies_to_waiting_nodes(task):
+    class Count(EventHandler):
+        running = 0
+        most_after = 0
+        changed = False
+
+        def ev_pickup(self, worker, node):
+            Count.running += 1
+            if Count.changed:
+                Count.most_after = max(Count.most_after, Count.running)
+
+        def ev_hup(self, worker, node, rc):
+            Count.running -= 1
+
+    class Shrink(EventHandler):
+        def ev_timer(self, timer):
+            task.set_info("fanout", 1)
+            Count.changed = True
+
+    task.set_info("fanout", 4)
+    task.shell("sleep 0.2", nodes="n[1-12]", handler=Count(), remote=False)
+    task.timer(0.1, handler=Shrink())
+    task.run()
+    # the 4 first ones were running at the change; every node started after
+    # it ran alone
+    assert Count.changed and Count.most_after == 1
+    assert task.max_retcode() == 0

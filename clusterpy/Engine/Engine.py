@@ -280,10 +280,7 @@ class Engine(object):
         process clients, stream registration for the others."""
         queued, self._queued = self._queued, []
         reactor = self._reactor
-        fanout = self.info.get("fanout", 64)
-        if fanout != self._fanout:
-            reactor.set_fanout(fanout if fanout > 0 else 0)
-            self._fanout = fanout
+        self._sync_fanout()
         requests = []
         spawning = []
         for client in queued:
@@ -305,6 +302,14 @@ class Engine(object):
                 register[cid] = client
                 if client._wqueue or client._weof:
                     client._cp_flush_writes(reactor)
+
+    def _sync_fanout(self):
+        """Give the task's fanout (info "fanout", which may change at any
+        time) to the reactor's default group."""
+        fanout = self.info.get("fanout", 64)
+        if fanout != self._fanout:
+            self._reactor.set_fanout(fanout if fanout > 0 else 0)
+            self._fanout = fanout
 
     def _end_client(self, client, abort, did_timeout):
         """Finish a client: release what the reactor holds for it, update
@@ -519,6 +524,8 @@ class Engine(object):
                 self._start_queued()
             if self._tqueue:
                 self._arm_timers()
+            if self.info.get("fanout", 64) != self._fanout:
+                self._sync_fanout()
             if deadline is None:
                 wait = None
             else:
