@@ -1,5 +1,6 @@
 """Task with local commands: buffers, return codes, events, timeouts, abort."""
 
+import os
 import signal
 import sys
 import time
@@ -8,7 +9,7 @@ import warnings
 import pytest
 
 from clusterpy.Event import EventHandler
-from clusterpy.Task import TaskError, TimeoutError, task_self
+from clusterpy.Task import TimeoutError, task_self
 from clusterpy.Worker.Exec import ExecWorker
 from clusterpy.Worker.Popen import WorkerPopen
 from clusterpy.Worker.Worker import FANOUT_UNLIMITED, WorkerError
@@ -460,9 +461,10 @@ def test_each_engine_runs_commands(engine):
     assert results == {"engine": engine, "out": [b"n1", b"n2", b"n3"]}
 
 
-def test_tree_mode_refused(task):
-    with pytest.raises(TaskError):
-        task.shell("true", nodes="n1", tree=True)
+def test_tree_option_runs_directly_without_topology(task):
+    worker = task.shell("echo %h", nodes="n1", tree=True, remote=False)
+    task.run()
+    assert worker.node_buffer("n1") == b"n1"
 
 
 def test_popen_needs_a_command():
@@ -558,3 +560,21 @@ def test_fanout_change_during_run_applies_to_waiting_nodes(task):
     # it ran alone
     assert Count.changed and Count.most_after == 1
     assert task.max_retcode() == 0
+
+
+def test_out_of_fds_raises_and_leaves_nothing(task):
+    import errno
+    import resource
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    used = len(os.listdir("/proc/self/fd"))
+    task.set_info("fanout", 1000)
+    for _ in range(100):
+        task.shell("sleep 0.2")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (used + 40, hard))
+    try:
+        with pytest.raises(OSError) as exc:
+            task.run()
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    assert exc.value.errno == errno.EMFILE
+    assert not task._engine._clients
