@@ -578,3 +578,39 @@ def test_out_of_fds_raises_and_leaves_nothing(task):
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
     assert exc.value.errno == errno.EMFILE
     assert not task._engine._clients
+
+
+def test_signals_wake_the_reactor_during_a_run(task):
+    seen = []
+
+    class Peek(EventHandler):
+        def ev_timer(self, timer):
+            fd = signal.set_wakeup_fd(-1)
+            signal.set_wakeup_fd(fd)
+            seen.append(fd)
+
+    before = signal.set_wakeup_fd(-1)
+    signal.set_wakeup_fd(before)
+    task.timer(0.01, handler=Peek())
+    task.run()
+    after = signal.set_wakeup_fd(-1)
+    signal.set_wakeup_fd(after)
+    assert seen and seen[0] != -1 and seen[0] != before
+    assert after == before
+
+
+def test_signal_handler_runs_while_the_loop_waits(task):
+    fired = []
+
+    def on_alarm(signum, frame):
+        fired.append(time.monotonic())
+
+    previous = signal.signal(signal.SIGALRM, on_alarm)
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 0.05, 0.05)
+        task.shell("sleep 0.5")
+        task.run()
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    assert len(fired) >= 5

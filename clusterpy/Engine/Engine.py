@@ -25,6 +25,8 @@ entry is ``_wake()`` (ports), guarded by a lock against the reactor closing.
 """
 
 import logging
+import os
+import signal
 import threading
 import traceback
 from time import monotonic
@@ -138,6 +140,20 @@ class EngineTimer(EngineBaseTimer):
 
     def _fire(self):
         self.eh.ev_timer(self)
+
+
+class _SignalPipe(object):
+    """Records of the signal wake-up pipe: the wait ended, nothing to do
+    (Python runs the signal handlers when the poll returns)."""
+
+    def _cp_data(self, stream, data):
+        pass
+
+    def _cp_eof(self, stream):
+        pass
+
+
+_SIGNAL_PIPE = _SignalPipe()
 
 
 class Engine(object):
@@ -482,9 +498,11 @@ class Engine(object):
         left, or `timeout` seconds (if > 0) elapsed."""
         if self.running:
             raise EngineAlreadyRunningError()
+        signals = None
         try:
             self.running = True
             self._ensure_reactor()
+            signals = self._watch_signals()
             self.start_ports()
             self.snoop_ports()
             self.start_clients()
@@ -501,11 +519,39 @@ class Engine(object):
                 raise
             raise
         finally:
+            if signals is not None:
+                self._unwatch_signals(*signals)
             self._clear_timers()
             self.running = False
             self._exited = True
             if not self._ids and not self._queued:
                 self._close_reactor()
+
+    def _watch_signals(self):
+        """In the main thread, let a signal end the reactor's wait at once,
+        wherever C is when it arrives: Python writes the signal number to a
+        pipe (signal.set_wakeup_fd) that the reactor reads, so its handler
+        runs without waiting for the next event.  Returns what
+        _unwatch_signals() needs, or None."""
+        if threading.current_thread() is not threading.main_thread():
+            return None
+        rfd, wfd = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        try:
+            previous = signal.set_wakeup_fd(wfd, warn_on_full_buffer=False)
+        except ValueError:
+            os.close(rfd)
+            os.close(wfd)
+            return None
+        sid = self._reactor.fd_add(rfd, _r.CP_FD_READ | _r.CP_FD_RAW)
+        self._ids[sid] = _SIGNAL_PIPE
+        return rfd, wfd, previous, sid
+
+    def _unwatch_signals(self, rfd, wfd, previous, sid):
+        signal.set_wakeup_fd(previous)
+        if self._ids.pop(sid, None) is not None and self._reactor is not None:
+            self._reactor.fd_remove(sid)
+        os.close(rfd)
+        os.close(wfd)
 
     def runloop(self, timeout) -> None:
         """The loop itself (see the module documentation)."""
