@@ -15,7 +15,8 @@ from clusterpy.CLI.Display import THREE_CHOICES, Display, sys_stdin
 from clusterpy.CLI.OptionParser import OptionParser
 from clusterpy.CLI.Utils import nodeset_cmpkey, parse_fold_axis
 from clusterpy.MsgTree import MODE_DEFER, MODE_TRACE, MsgTree
-from clusterpy.NodeSet import NodeSet, NodeSetParseError
+from clusterpy.NodeSet import (NodeSet, NodeSetParseError,
+                               set_std_group_resolver_config)
 
 __all__ = ["MODE_DEFER", "MODE_TRACE", "GENERIC_ERRORS", "display_tree",
            "display", "clubak", "main"]
@@ -141,13 +142,10 @@ def clubak() -> None:
     """Run clubak with sys.argv: read stdin, print the gathered output."""
     parser = OptionParser("%prog [options]")
     parser.install_groupsconf_option()
-    parser.install_display_options(verbose_options=True,
-                                   separator_option=True,
-                                   dshbak_compat=True,
-                                   msgtree_mode=True)
-    options = parser.parse_args()[0]
-
-    from clusterpy.NodeSet import set_std_group_resolver_config
+    # -b/-c/--dshbak, -S separator, -q/-v, -F/-T/--interpret-keys
+    parser.install_display_options(dshbak_compat=True, separator_option=True,
+                                   verbose_options=True, msgtree_mode=True)
+    options, _ = parser.parse_args()
     set_std_group_resolver_config(options.groupsconf)
     if options.axis:
         from clusterpy.Defaults import DEFAULTS

@@ -35,6 +35,24 @@ if STRING_ENCODING == "ascii":
 
 _PLAIN = "%s"
 
+# Display attribute -> format constant used for it when colours are on
+_COLOR_FORMATS = (("color_stdout_fmt", "COLOR_STDOUT_FMT"),
+                  ("color_stderr_fmt", "COLOR_STDERR_FMT"),
+                  ("color_diffhdr_fmt", "COLOR_DIFFHDR_FMT"),
+                  ("color_diffctx_fmt", "COLOR_DIFFHNK_FMT"),
+                  ("color_diffadd_fmt", "COLOR_DIFFADD_FMT"),
+                  ("color_diffdel_fmt", "COLOR_DIFFDEL_FMT"))
+
+# Display attribute -> option it is copied from
+_FROM_OPTIONS = (("label", "label"), ("regroup", "regroup"),
+                 ("groupsource", "groupsource"), ("noprefix", "groupbase"),
+                 ("outdir", "outdir"), ("errdir", "errdir"))
+
+
+def _ansi(code: int) -> str:
+    """Format string wrapping text in one ANSI SGR attribute."""
+    return "\033[%dm%%s\033[0m" % code
+
 
 def sys_stdin():
     """Standard input as a binary stream (the text stream if it has none)."""
@@ -86,14 +104,14 @@ class Display(object):
     `color` None, colours follow --color, clush.conf and the environment.
     """
 
-    COLOR_RESULT_FMT = "\033[92m%s\033[0m"
-    COLOR_STDOUT_FMT = "\033[94m%s\033[0m"
-    COLOR_STDERR_FMT = "\033[91m%s\033[0m"
-    COLOR_DIFFHDR_FMT = "\033[1m%s\033[0m"
-    COLOR_DIFFHNK_FMT = "\033[96m%s\033[0m"
-    COLOR_DIFFADD_FMT = "\033[92m%s\033[0m"
-    COLOR_DIFFDEL_FMT = "\033[91m%s\033[0m"
-    SEP = "---------------"
+    COLOR_RESULT_FMT = _ansi(92)     # green
+    COLOR_STDOUT_FMT = _ansi(94)     # blue: node labels and headers
+    COLOR_STDERR_FMT = _ansi(91)     # red: labels of standard error
+    COLOR_DIFFHDR_FMT = _ansi(1)     # bold: ---/+++ diff lines
+    COLOR_DIFFHNK_FMT = _ansi(96)    # cyan: @@ hunk lines
+    COLOR_DIFFADD_FMT = _ansi(92)
+    COLOR_DIFFDEL_FMT = _ansi(91)
+    SEP = "-" * 15
 
     _KeySet = _KeySet
 
@@ -106,30 +124,18 @@ class Display(object):
         self._diffref = None
         # --diff gathers too
         self.gather = options.gatherall or options.gather or diff
+        # clush-only options
         self.progress = getattr(options, "progress", False)
-        self.label = options.label
-        self.regroup = options.regroup
-        self.groupsource = options.groupsource
-        self.noprefix = options.groupbase
-        self.outdir = options.outdir
-        self.errdir = options.errdir
         self.maxrc = getattr(options, "maxrc", False)
+        for attr, name in _FROM_OPTIONS:
+            setattr(self, attr, getattr(options, name))
         self.line_mode = options.line_mode
 
         self._color = self._want_color(options.whencolor, config, color)
         self.out = _line_buffered(sys.stdout)
         self.err = _line_buffered(sys.stderr)
-        if self._color:
-            self.color_stdout_fmt = self.COLOR_STDOUT_FMT
-            self.color_stderr_fmt = self.COLOR_STDERR_FMT
-            self.color_diffhdr_fmt = self.COLOR_DIFFHDR_FMT
-            self.color_diffctx_fmt = self.COLOR_DIFFHNK_FMT
-            self.color_diffadd_fmt = self.COLOR_DIFFADD_FMT
-            self.color_diffdel_fmt = self.COLOR_DIFFDEL_FMT
-        else:
-            self.color_stdout_fmt = self.color_stderr_fmt = _PLAIN
-            self.color_diffhdr_fmt = self.color_diffctx_fmt = _PLAIN
-            self.color_diffadd_fmt = self.color_diffdel_fmt = _PLAIN
+        for attr, const in _COLOR_FORMATS:
+            setattr(self, attr, getattr(self, const) if self._color else _PLAIN)
 
         if config:
             # the config already carries -q/-v/-d
