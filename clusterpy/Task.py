@@ -43,88 +43,124 @@ from clusterpy.Worker.Worker import FANOUT_UNLIMITED
 
 
 class TaskException(Exception):
-    """Base task exception."""
+    """Root of the Task exceptions."""
 
 
 class TaskError(TaskException):
-    """Base task error exception."""
+    """A task operation failed."""
 
 
 class TimeoutError(TaskError):  # noqa: A001 (ClusterShell's name)
-    """The task ran out of time (resume(timeout=...))."""
+    """The run lasted longer than resume(timeout=...) allowed."""
 
 
 class AlreadyRunningError(TaskError):
-    """The task is already running."""
+    """resume() or run() on a task that is running."""
 
 
 class TaskMsgTreeError(TaskError):
-    """A message tree that is switched off was asked for."""
+    """Results asked of a message tree that is switched off."""
 
 
 def _getshorthostname():
     return socket.gethostname().split(".")[0]
 
 
-class _SuspendCondition(object):
-    """Counts suspend requests; threads wait on it while the count is > 0."""
+class _Gate(object):
+    """Where a task's own thread waits between runs.
 
-    def __init__(self, lock, initial=0):
+    `stops` counts reasons to stay stopped: a new task starts with one (it
+    waits for resume()), suspend() adds one, resume() takes one away; a
+    thread passes the gate when the count is not positive.
+    """
+
+    def __init__(self, lock):
         self._cond = threading.Condition(lock)
-        self.suspend_count = initial
+        self.stops = 1
 
-    def atomic_inc(self):
+    def add(self, count):
         with self._cond:
-            self.suspend_count += 1
+            self.stops += count
 
-    def atomic_dec(self):
+    def wait(self, unlocking=None):
+        """Block while stopped; `unlocking` is released before blocking."""
         with self._cond:
-            self.suspend_count -= 1
+            if self.stops <= 0:
+                return
+            if unlocking is not None:
+                unlocking.release()
+            self._cond.wait()
 
-    def wait_check(self, release_lock=None):
-        """Wait while suspended, releasing release_lock meanwhile."""
+    def open(self):
+        """Let every waiting thread through."""
         with self._cond:
-            if self.suspend_count > 0:
-                if release_lock:
-                    release_lock.release()
-                self._cond.wait()
-
-    def notify_all(self):
-        with self._cond:
-            self.suspend_count = min(self.suspend_count, 0)
+            if self.stops > 0:
+                self.stops = 0
             self._cond.notify_all()
 
 
-class _SyncMsgHandler(EventHandler):
-    """Handler of a task's dispatch port: runs the task method carried by
-    each message, in the task's thread."""
+class _Results(object):
+    """What the current (or last) run produced: message trees by stream name,
+    return codes by (worker, key) source, timed out sources."""
+
+    __slots__ = ("trees", "sinks", "rc_of", "sources_of", "max_rc", "timedout")
+
+    def __init__(self):
+        self.trees = {}         # stream name -> MsgTree
+        self.sinks = {}         # stream name -> MsgTree or None (cache)
+        self.rc_of = {}         # source -> return code
+        self.sources_of = {}    # return code -> set of sources
+        self.max_rc = None
+        self.timedout = set()
+
+    def keep_rc(self, source, rc):
+        self.rc_of[source] = rc
+        sources = self.sources_of.get(rc)
+        if sources is None:
+            self.sources_of[rc] = {source}
+        else:
+            sources.add(source)
+        if self.max_rc is None or self.max_rc < rc:
+            self.max_rc = rc
+
+
+class _Dispatcher(EventHandler):
+    """Handler of a task's dispatch port: each message is a (method, args,
+    kwargs) call to run in the task's thread."""
 
     def __init__(self, task):
         EventHandler.__init__(self)
         self.task = task
 
     def ev_msg(self, port, msg):
-        func, (args, kwargs) = msg[0], msg[1:]
-        func(self.task, *args, **kwargs)
+        method, args, kwargs = msg
+        method(self.task, *args, **kwargs)
 
 
 def _dispatched(method):
-    """Make a task method callable from any thread: from another thread the
-    call is sent to the task's thread through its dispatch port."""
+    """Make a task method callable from any thread: called from elsewhere
+    than the task's thread, it is sent there through the dispatch port."""
 
-    def wrapper(task, *args, **kwargs):
+    def call(task, *args, **kwargs):
         if task._is_task_self():
             return method(task, *args, **kwargs)
-        if task._dispatch_port:
-            task._dispatch_port.msg_send((method, args, kwargs))
+        port = task._dispatch_port
+        if port:
+            port.msg_send((method, args, kwargs))
         else:
             task.info("print_debug")(task, "%s: dropped call: %s" % (task, str(args)))
         return None
 
-    wrapper.__name__ = method.__name__
-    wrapper.__doc__ = method.__doc__
-    wrapper.__wrapped__ = method
-    return wrapper
+    call.__name__ = method.__name__
+    call.__doc__ = method.__doc__
+    call.__wrapped__ = method
+    return call
+
+
+# Task.shell() options and their defaults (None: the task's default of the
+# same name)
+_SHELL_OPTIONS = (("handler", False), ("timeout", False), ("autoclose", False),
+                  ("stderr", True), ("stdin", True))
 
 
 class Task(object):
@@ -133,72 +169,54 @@ class Task(object):
 
     TOPOLOGY_CONFIGS = config_paths("topology.conf")
 
-    _tasks = {}
+    _tasks = {}             # thread -> Task
     _taskid_max = 0
     _task_lock = threading.Lock()
 
-    # kept as attributes for ClusterShell compatibility
-    _SyncMsgHandler = _SyncMsgHandler
-    _SuspendCondition = _SuspendCondition
-
     def __new__(cls, thread=None, defaults=None):
-        if thread:
-            with cls._task_lock:
-                task = cls._tasks.get(thread)
-                if task is None:
-                    task = cls._tasks[thread] = object.__new__(cls)
-            return task
-        return object.__new__(cls)
+        if not thread:
+            return object.__new__(cls)
+        with cls._task_lock:
+            task = cls._tasks.get(thread)
+            if task is None:
+                task = cls._tasks[thread] = object.__new__(cls)
+        return task
 
     def __init__(self, thread=None, defaults=None):
         if getattr(self, "_engine", None) is not None:
             return  # the thread's task, already made
+        defaults = DEFAULTS if defaults is None else defaults
         self._default_lock = threading.Lock()
-        if defaults is None:
-            defaults = DEFAULTS
-        self._default = defaults._task_default.copy()
-        self._default.update({"local_worker": _local_workerclass(defaults),
-                              "distant_worker": _distant_workerclass(defaults)})
-        self._info = defaults._task_info.copy()
+        self._default = dict(defaults._task_default,
+                             local_worker=_local_workerclass(defaults),
+                             distant_worker=_distant_workerclass(defaults))
+        self._info = dict(defaults._task_info)
         self._engine = PreferredEngine(self.default("engine"), self._info)
         self.timeout = None
-
+        # run control: _run_lock is held while the engine runs (or the task
+        # is suspended); _state_lock guards the flags and conditions below
         self._run_lock = threading.Lock()
-        self._suspend_lock = threading.RLock()
-        self._suspend_cond = _SuspendCondition(self._suspend_lock, 1)
-        self._join_cond = threading.Condition(self._suspend_lock)
-        self._suspended = False
-        self._quit = False
-        self._terminated = False
-
-        self.topology = None
-        self.router = None
+        self._state_lock = threading.RLock()
+        self._gate = _Gate(self._state_lock)
+        self._stopped = threading.Condition(self._state_lock)
+        self._suspended = self._quit = self._terminated = False
+        # tree mode state (not used: see docs/compat.md)
+        self.topology = self.router = None
         self.gateways = {}
-
-        self._msgtrees = {}
-        self._sinks = {}
-        self._d_source_rc = {}
-        self._d_rc_sources = {}
-        self._max_rc = None
-        self._timeout_sources = set()
-        self._reset()
-
-        self._dispatch_port = EnginePort(handler=_SyncMsgHandler(self), autoclose=True)
+        self._results = _Results()
+        self._dispatch_port = EnginePort(handler=_Dispatcher(self), autoclose=True)
         self._engine.add(self._dispatch_port)
-
         with Task._task_lock:
             Task._taskid_max += 1
             self._taskid = Task._taskid_max
-
         self._thread_foreign = bool(thread)
-        if self._thread_foreign:
+        if thread:
             self.thread = thread
-        else:
-            self.thread = thread = threading.Thread(None, Task._thread_start,
-                                                    "Task-%d" % self._taskid, args=(self,))
-            with Task._task_lock:
-                Task._tasks[thread] = self
-            thread.start()
+            return
+        self.thread = threading.Thread(target=self._thread_start, name="Task-%d" % self._taskid)
+        with Task._task_lock:
+            Task._tasks[self.thread] = self
+        self.thread.start()
 
     def _is_task_self(self):
         return self.thread == threading.current_thread()
@@ -206,35 +224,32 @@ class Task(object):
     # exceptions in the task's thread
 
     def default_excepthook(self, exc_type, exc_value, tb):
-        """Print an exception raised in the task's thread to stderr."""
-        print("Exception in thread %s:" % self.thread, file=sys.stderr)
+        """Report an exception of the task's thread on stderr."""
+        sys.stderr.write("Exception in thread %s:\n" % self.thread)
         traceback.print_exception(exc_type, exc_value, tb, file=sys.stderr)
 
     _excepthook = default_excepthook
 
-    def _getexcepthook(self):
-        return self._excepthook
-
-    def _setexcepthook(self, hook):
+    def _set_excepthook(self, hook):
         self._excepthook = hook
-        # a thread we did not create may end on an uncaught exception too
         if self._thread_foreign:
-            sys.excepthook = self._excepthook
+            # not our thread: an uncaught exception may end it anyway
+            sys.excepthook = hook
 
     #: called with (type, value, traceback) on an exception in the task's thread
-    excepthook = property(_getexcepthook, _setexcepthook)
+    excepthook = property(lambda self: self._excepthook, _set_excepthook)
 
     def _thread_start(self):
-        """Entry point of a thread created by the task."""
+        """Body of a thread made by the task: one run per resume()."""
         while not self._quit:
-            self._suspend_cond.wait_check()
+            self._gate.wait()
             if self._quit:
                 break
             try:
                 self._resume()
             except BaseException:
-                self.excepthook(*sys.exc_info())
                 self._quit = True
+                self.excepthook(*sys.exc_info())
         self._terminate(kill=True)
 
     def _run(self, timeout):
@@ -266,13 +281,13 @@ class Task(object):
         stdin, stdout_msgtree, stderr_msgtree, engine, port_qlimit,
         auto_tree, local_workername, distant_workername, local_worker,
         distant_worker, or any key of yours."""
+        loaded = {"local_workername": "local_worker",
+                  "distant_workername": "distant_worker"}.get(default_key)
         with self._default_lock:
             self._default[default_key] = value
-            if default_key == "local_workername":
-                self._default["local_worker"] = _load_workerclass(value)
-            elif default_key == "distant_workername":
-                self._default["distant_worker"] = _load_workerclass(value)
-            self._sinks = {}
+            if loaded:
+                self._default[loaded] = _load_workerclass(value)
+            self._results.sinks = {}
 
     def info(self, info_key, def_val=None):
         """Task info `info_key` (see set_info())."""
@@ -293,25 +308,24 @@ class Task(object):
         local one with remote=False), else locally with WorkerPopen under
         `key`.  Options: handler, timeout, autoclose, stderr, stdin, tree,
         remote.  Returns the worker."""
-        handler = kwargs.get("handler", None)
-        timeo = kwargs.get("timeout", None)
-        autoclose = kwargs.get("autoclose", False)
-        stderr = kwargs.get("stderr", self.default("stderr"))
-        stdin = kwargs.get("stdin", self.default("stdin"))
-        remote = kwargs.get("remote", True)
-        if kwargs.get("nodes", None):
-            assert kwargs.get("key", None) is None, \
-                "'key' argument not supported for distant command"
+        opts = {}
+        for name, from_defaults in _SHELL_OPTIONS:
+            opts[name] = kwargs[name] if name in kwargs else \
+                (self.default(name) if from_defaults else None)
+        opts["autoclose"] = opts["autoclose"] or False
+        stdin = opts.pop("stdin")
+        nodes = kwargs.get("nodes")
+        if nodes:
+            assert kwargs.get("key") is None, "'key' argument not supported for distant command"
             self._check_tree(kwargs.get("tree"))
-            wrkcls = self.default("distant_worker") if remote else self.default("local_worker")
-            worker = wrkcls(NodeSet(kwargs["nodes"]), command=command, handler=handler,
-                            stderr=stderr, timeout=timeo, autoclose=autoclose, remote=remote)
+            remote = kwargs.get("remote", True)
+            wrkcls = self.default("distant_worker" if remote else "local_worker")
+            worker = wrkcls(NodeSet(nodes), command=command, remote=remote, **opts)
         else:
-            worker = WorkerPopen(command, key=kwargs.get("key", None), handler=handler,
-                                 stderr=stderr, timeout=timeo, autoclose=autoclose)
+            worker = WorkerPopen(command, key=kwargs.get("key"), **opts)
         if not stdin:
             try:
-                worker.set_write_eof()
+                worker.set_write_eof()  # the command reads nothing
             except EngineClientError:
                 pass
         self.schedule(worker)
@@ -328,12 +342,10 @@ class Task(object):
         stderr, preserve, reverse, tree.  Returns the worker."""
         assert nodes is not None, "local copy not supported"
         self._check_tree(kwargs.get("tree"))
-        wrkcls = self.default("distant_worker")
-        worker = wrkcls(nodes, source=source, dest=dest, handler=kwargs.get("handler", None),
-                        stderr=kwargs.get("stderr", self.default("stderr")),
-                        timeout=kwargs.get("timeout", None),
-                        preserve=kwargs.get("preserve", None),
-                        reverse=kwargs.get("reverse", False))
+        options = {"handler": None, "timeout": None, "preserve": None, "reverse": False}
+        options.update((k, v) for k, v in kwargs.items() if k in options)
+        options["stderr"] = kwargs.get("stderr", self.default("stderr"))
+        worker = self.default("distant_worker")(nodes, source=source, dest=dest, **options)
         self.schedule(worker)
         return worker
 
@@ -365,7 +377,10 @@ class Task(object):
         task running by itself."""
         assert fire >= 0.0, "timer's relative fire time must be a positive floating number"
         timer = EngineTimer(fire, interval, autoclose, handler)
-        self._add_timer(timer)
+        if self.thread is threading.current_thread():
+            self._engine.add_timer(timer)
+        else:
+            self._add_timer(timer)
         return timer
 
     @_dispatched
@@ -383,74 +398,73 @@ class Task(object):
 
     # running
 
-    def _resume_thread(self):
-        self._suspend_cond.notify_all()
+    def _run_once(self):
+        """One run of the engine, its exceptions turned into the task's."""
+        self._results = _Results()
+        try:
+            self._run(self.timeout)
+        except EngineAbortException as exc:
+            self._terminate(exc.kill)
+        except EngineTimeoutException:
+            raise TimeoutError()
+        except EngineAlreadyRunningError:
+            raise AlreadyRunningError("task engine is already running")
 
     def _resume(self):
         assert self.thread == threading.current_thread()
         try:
-            try:
-                self._reset()
-                self._run(self.timeout)
-            except EngineTimeoutException:
-                raise TimeoutError()
-            except EngineAbortException as exc:
-                self._terminate(exc.kill)
-            except EngineAlreadyRunningError:
-                raise AlreadyRunningError("task engine is already running")
+            self._run_once()
         finally:
-            with self._join_cond:
-                self._suspend_cond.atomic_inc()
-                self._join_cond.notify_all()
+            # stopped again: joiners may go on
+            with self._stopped:
+                self._gate.add(1)
+                self._stopped.notify_all()
 
     def resume(self, timeout=None):
         """Run the task: in the calling thread if it is the task's (blocking
         until done), else wake the task's thread.  With `timeout` (seconds),
         raise TimeoutError when the run takes longer."""
         self.timeout = timeout
-        self._suspend_cond.atomic_dec()
+        self._gate.add(-1)
         if self._is_task_self():
             self._resume()
         else:
-            self._resume_thread()
+            self._gate.open()
 
     def run(self, command=None, **kwargs):
         """shell(command, **kwargs) then resume(); without a command, the
         same as resume(timeout) (a number first argument is the timeout).
         Returns the worker, if any."""
-        worker = None
-        timeout = None
-        if type(command) in (int, float):
-            timeout = command
-            command = None
-        elif "timeout" in kwargs and command is None:
-            timeout = kwargs.pop("timeout")
-        elif command is not None:
-            worker = self.shell(command, **kwargs)
-        self.resume(timeout)
+        if isinstance(command, (int, float)) and not isinstance(command, bool):
+            self.resume(command)
+            return None
+        if command is None:
+            self.resume(kwargs.pop("timeout", None))
+            return None
+        worker = self.shell(command, **kwargs)
+        self.resume(None)
         return worker
 
     @_dispatched
     def _suspend_wait(self):
         assert task_self() == self
-        with self._suspend_lock:
+        with self._state_lock:
             self._suspended = True
-        self._suspend_cond.wait_check(self._run_lock)
-        with self._suspend_lock:
+        self._gate.wait(unlocking=self._run_lock)
+        with self._state_lock:
             self._suspended = False
 
     def suspend(self):
         """Suspend the running task (from another thread); resume() goes on.
         Returns False if the task could not be suspended (not running)."""
-        self._suspend_cond.atomic_inc()
+        self._gate.add(1)
         self._suspend_wait()
-        self._run_lock.acquire()
-        result = True
-        with self._suspend_lock:
-            if not self._suspended:
-                result = False
+        self._run_lock.acquire()  # the task's thread hands it over
+        with self._state_lock:
+            suspended = self._suspended
+            if not suspended:
                 self._run_lock.release()
-        return result
+        return suspended
 
     @_dispatched
     def _abort(self, kill=False):
@@ -463,6 +477,7 @@ class Task(object):
         killed) and timers removed.  With kill=True the task is also
         unbound from its thread (task_self() then makes a new one)."""
         if not self._run_lock.acquire(False):
+            # running: ask its thread, then wait until the run is over
             self._abort(kill)
             while not self._run_lock.acquire(False):
                 sleep(0.001)
@@ -471,34 +486,33 @@ class Task(object):
         if self._is_task_self():
             self._terminate(kill)
         else:
-            self._suspend_cond.notify_all()
+            self._gate.open()
 
     def _terminate(self, kill):
         assert self._quit
         if self._engine is None:
             return  # already fully terminated
         self._terminated = True
+        engine = self._engine
         if kill:
             self._dispatch_port = None
-        self._engine.clear(clear_ports=kill)
+        engine.clear(clear_ports=kill)
         if kill:
-            self._engine.release()
+            engine.release()
             self._engine = None
-        self._reset()
-        with self._join_cond:
-            self._join_cond.notify_all()
+        self._results = _Results()
+        with self._stopped:
+            self._stopped.notify_all()
         if kill:
             with Task._task_lock:
                 Task._tasks.pop(threading.current_thread(), None)
 
     def join(self):
         """Wait until the task (in another thread) is done."""
-        with self._join_cond:
-            if self._suspend_cond.suspend_count > 0 and not self._suspended:
-                return  # stopped task
-            if self._terminated:
-                return
-            self._join_cond.wait()
+        with self._stopped:
+            if self._terminated or (self._gate.stops > 0 and not self._suspended):
+                return  # dead, or stopped
+            self._stopped.wait()
 
     def running(self):
         """Whether the task is running."""
@@ -506,32 +520,26 @@ class Task(object):
 
     # results
 
-    def _reset(self):
-        self._msgtrees = {}
-        self._sinks = {}
-        self._d_source_rc = {}
-        self._d_rc_sources = {}
-        self._max_rc = None
-        self._timeout_sources.clear()
-
     def _msgtree(self, sname, strict=True):
         """The message tree of stream `sname`, made on first use, or None
         (TaskMsgTreeError if strict) when it is switched off."""
-        if self.default("%s_msgtree" % sname):
-            tree = self._msgtrees.get(sname)
-            if tree is None:
-                tree = self._msgtrees[sname] = MsgTree()
-            return tree
-        if strict:
-            raise TaskMsgTreeError("%s_msgtree not set" % sname)
-        return None
+        if not self.default("%s_msgtree" % sname):
+            if strict:
+                raise TaskMsgTreeError("%s_msgtree not set" % sname)
+            return None
+        trees = self._results.trees
+        tree = trees.get(sname)
+        if tree is None:
+            tree = trees[sname] = MsgTree()
+        return tree
 
     def _msg_sink(self, sname):
         """_msgtree(sname, strict=False), cached until defaults change."""
+        sinks = self._results.sinks
         try:
-            return self._sinks[sname]
+            return sinks[sname]
         except KeyError:
-            tree = self._sinks[sname] = self._msgtree(sname, strict=False)
+            tree = sinks[sname] = self._msgtree(sname, strict=False)
             return tree
 
     def _msg_add(self, worker, node, sname, msg):
@@ -541,87 +549,85 @@ class Task(object):
             tree._add_line((worker, node), msg)
 
     def _rc_set(self, worker, node, rc):
-        source = (worker, node)
-        self._d_source_rc[source] = rc
-        self._d_rc_sources.setdefault(rc, set()).add(source)
-        if self._max_rc is None or rc > self._max_rc:
-            self._max_rc = rc
+        self._results.keep_rc((worker, node), rc)
 
     def _timeout_add(self, worker, node):
-        self._timeout_sources.add((worker, node))
+        self._results.timedout.add((worker, node))
 
     def _msg_by_source(self, worker, node, sname):
         msg = self._msgtree(sname).get((worker, node))
-        if msg is None:
-            return None
-        return bytes(msg)
+        return None if msg is None else bytes(msg)
 
     def _call_tree_matcher(self, tree_match_func, match_keys=None, worker=None):
+        """Call a MsgTree walk/items method on the (worker, key) sources of
+        `worker` (if given) whose key is in `match_keys` (if given), mapping
+        sources to their keys."""
         if isinstance(match_keys, str):
             raise TypeError("Sequence of keys/nodes expected for 'match_keys'.")
-        if worker and match_keys is None:
-            def match(k):
-                return k[0] is worker
-        elif worker and match_keys is not None:
-            def match(k):
-                return k[0] is worker and k[1] in match_keys
-        elif match_keys:
-            def match(k):
-                return k[1] in match_keys
-        else:
+        tests = []
+        if worker:
+            tests.append(lambda source: source[0] is worker)
+        # with a worker, an empty match_keys matches nothing; without, all
+        if (match_keys is not None) if worker else match_keys:
+            tests.append(lambda source: source[1] in match_keys)
+        if not tests:
             match = None
+        elif len(tests) == 1:
+            match = tests[0]
+        else:
+            def match(source):
+                return tests[0](source) and tests[1](source)
         return tree_match_func(match, itemgetter(1))
 
     def _rc_by_source(self, worker, node):
-        return self._d_source_rc[(worker, node)]
+        return self._results.rc_of[(worker, node)]
 
     def _rc_iter_by_key(self, key):
-        for (_, k), rc in self._d_source_rc.items():
-            if k == key:
-                yield rc
+        return (rc for (_, k), rc in self._results.rc_of.items() if k == key)
 
     def _rc_iter_by_worker(self, worker, match_keys=None):
-        for rc, sources in self._d_rc_sources.items():
+        for rc, sources in self._results.sources_of.items():
             keys = [k for w, k in sources
                     if w is worker and (not match_keys or k in match_keys)]
             if keys:
                 yield rc, keys
 
     def _krc_iter_by_worker(self, worker):
-        for rc, sources in self._d_rc_sources.items():
+        for rc, sources in self._results.sources_of.items():
             for w, k in sources:
                 if w is worker:
                     yield k, rc
 
     def _num_timeout_by_worker(self, worker):
-        return sum(1 for w, _ in self._timeout_sources if w is worker)
+        return sum(1 for w, _ in self._results.timedout if w is worker)
 
     def _iter_keys_timeout_by_worker(self, worker):
-        for w, k in self._timeout_sources:
-            if w is worker:
-                yield k
+        return (k for w, k in self._results.timedout if w is worker)
+
+    def _flush_by_worker(self, sname, worker):
+        tree = self._msgtree(sname, strict=False)
+        if tree is not None:
+            tree.remove(lambda source: source[0] == worker)
 
     def _flush_buffers_by_worker(self, worker):
-        tree = self._msgtree("stdout", strict=False)
-        if tree is not None:
-            tree.remove(lambda k: k[0] == worker)
+        self._flush_by_worker("stdout", worker)
 
     def _flush_errors_by_worker(self, worker):
-        tree = self._msgtree("stderr", strict=False)
-        if tree is not None:
-            tree.remove(lambda k: k[0] == worker)
+        self._flush_by_worker("stderr", worker)
+
+    def _joined_messages(self, sname, key):
+        tree = self._msgtree(sname)
+        return b"".join(bytes(msg) for msg in tree.messages(lambda source: source[1] == key))
 
     def key_buffer(self, key):
         """stdout of `key` (node) over all workers, as bytes (b'' if none)."""
-        tree = self._msgtree("stdout")
-        return b"".join(bytes(msg) for msg in tree.messages(lambda k: k[1] == key))
+        return self._joined_messages("stdout", key)
 
     node_buffer = key_buffer
 
     def key_error(self, key):
         """stderr of `key` (node) over all workers, as bytes (b'' if none)."""
-        tree = self._msgtree("stderr")
-        return b"".join(bytes(msg) for msg in tree.messages(lambda k: k[1] == key))
+        return self._joined_messages("stderr", key)
 
     node_error = key_error
 
@@ -637,12 +643,11 @@ class Task(object):
     def max_retcode(self):
         """Largest return code of the last run, or None (no command ended
         with a return code).  A command killed by signal N counts 128 + N."""
-        return self._max_rc
+        return self._results.max_rc
 
     def _iter_msgtree(self, sname, match_keys=None):
-        try:
-            tree = self._msgtrees[sname]
-        except KeyError:
+        tree = self._results.trees.get(sname)
+        if tree is None:
             if not self.default("%s_msgtree" % sname):
                 raise TaskMsgTreeError("%s_msgtree not set" % sname)
             return iter([])
@@ -659,41 +664,37 @@ class Task(object):
 
     def iter_retcodes(self, match_keys=None):
         """Iterator over (return code, keys)."""
-        for rc, sources in self._d_rc_sources.items():
-            if match_keys:
-                yield rc, [k for _, k in sources if k in match_keys]
-            else:
-                yield rc, [k for _, k in sources]
+        for rc, sources in self._results.sources_of.items():
+            yield rc, [k for _, k in sources if not match_keys or k in match_keys]
 
     def num_timeout(self):
         """Number of keys (nodes) that timed out."""
-        return len(self._timeout_sources)
+        return len(self._results.timedout)
 
     def iter_keys_timeout(self):
         """Iterator over the keys (nodes) that timed out."""
-        for _, k in self._timeout_sources:
-            yield k
+        return (k for _, k in self._results.timedout)
+
+    def _clear_tree(self, sname):
+        tree = self._msgtree(sname, strict=False)
+        if tree is not None:
+            tree.clear()
 
     def flush_buffers(self):
         """Forget every stdout message."""
-        tree = self._msgtree("stdout", strict=False)
-        if tree is not None:
-            tree.clear()
+        self._clear_tree("stdout")
 
     def flush_errors(self):
         """Forget every stderr message."""
-        tree = self._msgtree("stderr", strict=False)
-        if tree is not None:
-            tree.clear()
+        self._clear_tree("stderr")
 
     @classmethod
     def wait(cls, from_thread):
         """Block until every other task is done (their resume() returned)."""
         with Task._task_lock:
-            tasks = Task._tasks.copy()
-        for thread, task in tasks.items():
-            if thread != from_thread:
-                task.join()
+            others = [task for thread, task in Task._tasks.items() if thread != from_thread]
+        for task in others:
+            task.join()
 
 
 def task_self(defaults=None):

@@ -244,6 +244,10 @@ int cp_fd_remove(cp_reactor *r, int32_t id);
  * cp_timer_set() re-arms an armed timer (a fired one-shot's id is stale);
  * cp_timer_cancel() ends the id. */
 int cp_timer_add(cp_reactor *r, double delay, double interval);
+/* n timers at once: spec holds (delay, interval) pairs; ids_out receives
+ * their n ids.  Returns n, or -errno with none of them armed. */
+int cp_timer_add_many(cp_reactor *r, const double *spec, int32_t n,
+                      int32_t *ids_out);
 int cp_timer_set(cp_reactor *r, int32_t id, double delay, double interval);
 int cp_timer_cancel(cp_reactor *r, int32_t id);
 

@@ -50,6 +50,23 @@ int cp_timer_add(cp_reactor *r, double delay, double interval)
     return id;
 }
 
+int cp_timer_add_many(cp_reactor *r, const double *spec, int32_t n,
+                      int32_t *ids_out)
+{
+    if (n < 0)
+        return -EINVAL;
+    for (int32_t i = 0; i < n; i++) {
+        int32_t id = cp_timer_add(r, spec[2 * i], spec[2 * i + 1]);
+        if (id < 0) {
+            while (i-- > 0)
+                cp_timer_cancel(r, ids_out[i]);
+            return id;
+        }
+        ids_out[i] = id;
+    }
+    return n;
+}
+
 int cp_timer_set(cp_reactor *r, int32_t id, double delay, double interval)
 {
     cp__timer *t = cp__slot_get(&r->slots, id, CP__K_TIMER);

@@ -374,3 +374,32 @@ def recorder():
             return [ev[0] for ev in self.events]
 
     return Recorder()
+
+
+def abort_on_timer(worker):
+    """A clusterpy EventHandler for a task timer: aborts `worker` when the
+    timer fires (twice: the second abort must do nothing)."""
+    from clusterpy.Event import EventHandler
+
+    class AbortOnTimer(EventHandler):
+        fired = False
+
+        def ev_timer(self, timer):
+            worker.abort()
+            worker.abort()
+            self.fired = True
+
+    return AbortOnTimer()
+
+
+def shell_with_default_worker(task, workername, command, nodes):
+    """Run `command` on `nodes` with task.shell() while the task's
+    distant_workername default is `workername`; return the worker."""
+    saved = task.default("distant_workername")
+    task.set_default("distant_workername", workername)
+    try:
+        worker = task.shell(command, nodes=nodes)
+        task.resume()
+    finally:
+        task.set_default("distant_workername", saved)
+    return worker

@@ -148,3 +148,22 @@ def test_stream_timeout_flushes_partial_line():
     assert handler.closed == (worker, True)
     assert worker.did_timeout()
     os.close(wfd)
+
+
+def test_file_objects_are_closed_once_as_files():
+    import gc
+    import warnings
+    rfd, wfd = os.pipe()
+    os.write(wfd, b"data\n")
+    os.close(wfd)
+    reader = os.fdopen(rfd, "rb")
+    worker = WorkerSimple(reader, None, None, "filekey", None)
+    task = task_self()
+    task.schedule(worker)
+    task.run()
+    assert reader.closed  # closed through the file object: no fd closed twice
+    del worker, reader
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        gc.collect()
+    assert not [w for w in caught if issubclass(w.category, ResourceWarning)]

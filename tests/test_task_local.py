@@ -495,3 +495,38 @@ def test_debug_print(task):
 
 if sys.platform != "linux":  # pragma: no cover
     pytestmark = pytest.mark.skip("Linux only")
+
+
+def test_task_usable_after_a_timer_handler_raised(task):
+    class Boom(EventHandler):
+        def ev_timer(self, timer):
+            raise ValueError("from a timer")
+
+    task.timer(0.01, handler=Boom())
+    with pytest.raises(ValueError):
+        task.run()
+    worker = task.shell("echo again", nodes="n1", remote=False)
+    task.run(timeout=10)
+    assert worker.node_buffer("n1") == b"again"
+
+
+def test_clear_removes_every_client_even_if_a_handler_raises(task):
+    class FailOnHup(EventHandler):
+        def ev_hup(self, worker, node, rc):
+            raise RuntimeError("hup")
+
+    class AbortSoon(EventHandler):
+        def ev_timer(self, timer):
+            task.abort()
+
+    # the first command has ended (its hup pending) when the task aborts
+    task.shell("true", handler=FailOnHup(), autoclose=True)
+    task.shell("sleep 30")
+    task.timer(0.3, handler=AbortSoon())
+    t0 = time.monotonic()
+    try:
+        task.run()
+    except RuntimeError:
+        pass
+    assert time.monotonic() - t0 < 10
+    assert not task._engine._clients

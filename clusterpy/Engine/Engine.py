@@ -85,14 +85,16 @@ class EngineBaseTimer(object):
     Engine clients derive from it: their fire_delay is their timeout.
     """
 
+    # engine-side state, as class defaults (a timer is cheap to make)
+    _engine = None
+    _armed = False      # in the engine's timer set
+    _timer_id = 0       # its C timer id, once armed in the reactor
+    _deadline = 0.0     # its monotonic deadline, once armed
+
     def __init__(self, fire_delay, interval=-1.0, autoclose=False):
         self.fire_delay = -1.0 if fire_delay is None else fire_delay
         self.interval = interval
         self.autoclose = autoclose
-        self._engine = None
-        self._armed = False     # in the engine's timer set
-        self._timer_id = 0      # its C timer id, when armed in a reactor
-        self._deadline = 0.0    # its monotonic deadline, when armed outside a run
 
     def _set_engine(self, engine):
         if self._engine:
@@ -127,9 +129,12 @@ class EngineTimer(EngineBaseTimer):
     """A timer calling ``handler.ev_timer(timer)`` when it fires."""
 
     def __init__(self, fire_delay, interval, autoclose, handler):
-        EngineBaseTimer.__init__(self, fire_delay, interval, autoclose)
+        # EngineBaseTimer.__init__, inlined: task.timer() is a hot path
+        self.fire_delay = -1.0 if fire_delay is None else fire_delay
+        self.interval = interval
+        self.autoclose = autoclose
         self.eh = handler
-        assert self.eh is not None, "An event handler is needed for timer."
+        assert handler is not None, "An event handler is needed for timer."
 
     def _fire(self):
         self.eh.ev_timer(self)
@@ -149,6 +154,7 @@ class Engine(object):
         self._timers = {}       # armed timers (ordered set)
         self._ids = {}          # reactor id -> client, stream slot or timer
         self._queued = []       # clients added, not yet handed to the reactor
+        self._tqueue = []       # timers armed, not yet handed to the reactor
         self._groups = {}       # worker -> [fanout group id, live clients]
         self._fanout = None     # fanout applied to the reactor's group 0
         self._reactor = None
@@ -166,9 +172,8 @@ class Engine(object):
             with self._reactor_lock:
                 self._reactor = reactor
             self._fanout = None
-            now = monotonic()
-            for timer in self._timers:
-                self._timer_arm_c(timer, max(0.0, timer._deadline - now))
+            self._tqueue = [timer for timer in self._timers if not timer._timer_id]
+            self._arm_timers()
         return self._reactor
 
     def _close_reactor(self):
@@ -228,15 +233,20 @@ class Engine(object):
             client._close(abort, did_timeout)
 
     def clear(self, did_timeout=False, clear_ports=False) -> None:
-        """Remove every client (and port if clear_ports), aborting them."""
-        for client in list(self._clients):
-            if client in self._clients:
-                self._end_client(client, True, did_timeout)
-        if clear_ports:
-            for port in list(self._ports):
-                self.remove(port, abort=True)
+        """Remove every client (and port if clear_ports), aborting them.
+        Every one is removed even if a handler raises on the way; the first
+        exception is raised at the end."""
+        failure = None
+        doomed = list(self._clients) + (list(self._ports) if clear_ports else [])
+        for client in doomed:
+            try:
+                self.remove(client, abort=True, did_timeout=did_timeout)
+            except BaseException as exc:  # noqa: B902 - re-raised below
+                failure = failure or exc
         if not self.running and not self._ids:
             self._close_reactor()
+        if failure is not None:
+            raise failure
 
     def _join_group(self, client):
         """Fanout group of a client: 0 (the task's fanout) unless its worker
@@ -302,10 +312,12 @@ class Engine(object):
         state = client._state
         if state == _CLOSED:
             return
-        if state in (_PENDING, _RUNNING):
-            # unfinished lines are delivered unless the user aborted
-            client._cp_abort(self._reactor, self._ids, did_timeout or not abort)
-        self._retire(client)
+        try:
+            if state in (_PENDING, _RUNNING):
+                # unfinished lines are delivered unless the user aborted
+                client._cp_abort(self._reactor, self._ids, did_timeout or not abort)
+        finally:
+            self._retire(client)
         client._close(abort, did_timeout)
 
     def _retire(self, client):
@@ -345,7 +357,9 @@ class Engine(object):
 
     def add_timer(self, timer) -> None:
         """Bind and arm a timer."""
-        timer._set_engine(self)
+        if timer._engine:
+            raise EngineIllegalOperationError("Already bound to engine.")
+        timer._engine = self
         self._timer_schedule(timer)
 
     def remove_timer(self, timer) -> None:
@@ -359,10 +373,27 @@ class Engine(object):
         self._timers[timer] = None
         if not timer.autoclose:
             self.evlooprefcnt += 1
-        if self._reactor is not None:
-            self._timer_arm_c(timer, timer.fire_delay)
-        else:
-            timer._deadline = monotonic() + timer.fire_delay
+        # armed in C in one batch at the next loop pass (or run start)
+        timer._deadline = monotonic() + timer.fire_delay
+        self._tqueue.append(timer)
+
+    def _arm_timers(self):
+        """Arm the queued timers in the reactor, in one call."""
+        queue, self._tqueue = self._tqueue, []
+        armed = [timer for timer in queue if timer._armed and not timer._timer_id]
+        now = monotonic()
+        spec = []
+        append = spec.append
+        for timer in armed:
+            delay = timer._deadline - now
+            append(delay if delay > 0.0 else 0.0)
+            interval = timer.interval
+            append(interval if interval > EPSILON else 0.0)
+        if armed:
+            ids = self._ids
+            for timer, tid in zip(armed, self._reactor.timer_add_many(spec)):
+                timer._timer_id = tid
+                ids[tid] = timer
 
     def _timer_arm_c(self, timer, delay):
         interval = timer.interval if timer.interval > EPSILON else 0.0
@@ -412,7 +443,14 @@ class Engine(object):
             timer._timer_id = 0
         timer._armed = False
         timer.fire_delay = -1.0
-        timer._fire()
+        try:
+            timer._fire()
+        finally:
+            self._timer_fired_after(timer, tid, repeats)
+
+    def _timer_fired_after(self, timer, tid, repeats):
+        """Re-arm a timer that just fired, or retire it (even when its
+        handler raised, so that the counts stay right)."""
         if timer.fire_delay > -EPSILON or timer.interval > EPSILON:
             timer._armed = True
             if timer.fire_delay > -EPSILON:
@@ -479,6 +517,8 @@ class Engine(object):
         while self.evlooprefcnt > 0:
             if self._queued:
                 self._start_queued()
+            if self._tqueue:
+                self._arm_timers()
             if deadline is None:
                 wait = None
             else:

@@ -28,19 +28,19 @@ LOGGER = logging.getLogger(__name__)
 
 
 class EngineClientException(Exception):
-    """Generic EngineClient exception."""
+    """Root of the engine client exceptions."""
 
 
 class EngineClientEOF(EngineClientException):
-    """EOF from client."""
+    """A client stream reached its end."""
 
 
 class EngineClientError(EngineClientException):
-    """Base EngineClient error exception."""
+    """An engine client operation failed."""
 
 
 class EngineClientNotSupportedError(EngineClientError):
-    """Operation not supported by EngineClient."""
+    """The client cannot do that (writing to a pdsh worker, say)."""
 
 
 class EngineClientStream(object):
@@ -59,11 +59,17 @@ class EngineClientStream(object):
         self.retain = False
         self.closefd = False
         self._cid = 0
+        self._file = None
         self.set_file(sfile)
 
     def set_file(self, sfile, evmask=0, retain=True, closefd=True):
         """Bind to a file object or descriptor with the given event mask."""
-        self.fd = sfile.fileno() if hasattr(sfile, "fileno") else sfile
+        if hasattr(sfile, "fileno"):
+            self._file = sfile      # closed as a file: no double close later
+            self.fd = sfile.fileno()
+        else:
+            self._file = None
+            self.fd = sfile
         self.evmask = evmask
         self.retain = retain
         self.closefd = closefd
@@ -76,7 +82,10 @@ class EngineClientStream(object):
         """Close the file descriptor if we own it."""
         if self.closefd and self.fd is not None:
             fd, self.fd = self.fd, None
-            os.close(fd)
+            if self._file is not None:
+                self._file.close()
+            else:
+                os.close(fd)
 
     def readable(self):
         """Whether the stream is set up for reading."""
@@ -399,26 +408,24 @@ class EnginePort(EngineClient):
     """A port: delivers messages from any thread to its task's thread, where
     they become ``ev_msg`` events of its handler."""
 
-    class _Msg(object):
-        """A message in a port queue; its sender may wait for delivery."""
+    class _Message(object):
+        """A queued message; a sender that asked for it waits until the
+        port's thread has taken it."""
 
-        __slots__ = ("_user_msg", "_sync_msg", "reply_lock")
+        __slots__ = ("payload", "taken")
 
-        def __init__(self, user_msg, sync):
-            self._user_msg = user_msg
-            self._sync_msg = sync
-            self.reply_lock = threading.Lock()
-            self.reply_lock.acquire()
+        def __init__(self, payload, wait):
+            self.payload = payload
+            self.taken = threading.Event() if wait else None
 
-        def get(self):
-            """Take the message, releasing its sender."""
-            self.reply_lock.release()
-            return self._user_msg
+        def take(self):
+            if self.taken is not None:
+                self.taken.set()
+            return self.payload
 
-        def sync(self):
-            """Wait until the message is taken (if the sender asked to)."""
-            if self._sync_msg:
-                self.reply_lock.acquire()
+        def wait_taken(self):
+            if self.taken is not None:
+                self.taken.wait()
 
     def __init__(self, handler=None, autoclose=False):
         from clusterpy.Defaults import DEFAULTS
@@ -444,7 +451,7 @@ class EnginePort(EngineClient):
                 pmsg = msgq.get_nowait()
             except queue.Empty:
                 return
-            self.eh.ev_msg(self, pmsg.get())
+            self.eh.ev_msg(self, pmsg.take())
             msgq = self._msgq
 
     def _close(self, abort, timeout):
@@ -454,7 +461,7 @@ class EnginePort(EngineClient):
                 pmsg = msgq.get_nowait()
             except queue.Empty:
                 break
-            LOGGER.debug("%r: dropped msg: %s", self, pmsg.get())
+            LOGGER.debug("%r: dropped msg: %s", self, pmsg.take())
         self.invalidate()
 
     def msg(self, send_msg, send_once=False):
@@ -464,12 +471,12 @@ class EnginePort(EngineClient):
         msgq = self._msgq
         if msgq is None:
             return False
-        pmsg = EnginePort._Msg(send_msg, not send_once)
-        msgq.put(pmsg, block=True, timeout=None)
+        pmsg = EnginePort._Message(send_msg, not send_once)
+        msgq.put(pmsg)
         engine = self._engine
         if engine is not None:
             engine._wake()
-        pmsg.sync()
+        pmsg.wait_taken()
         return True
 
     def msg_send(self, send_msg):

@@ -18,7 +18,7 @@ from clusterpy import _reactor as _r
 from clusterpy.Engine.Engine import _NEW, _PENDING, _RUNNING
 from clusterpy.NodeSet import NodeSet
 from clusterpy.Worker.EngineClient import EngineClient, _ProcessClient
-from clusterpy.Worker.Worker import WorkerError, DistantWorker, _eh_sigspec_invoke_compat
+from clusterpy.Worker.Worker import WorkerError, DistantWorker
 
 
 class _Placeholders(Template):
@@ -35,6 +35,10 @@ def _replace_cmd(pattern, node, rank):
         return _Placeholders(pattern).substitute(values)
     except (KeyError, ValueError) as error:
         raise WorkerError("%s is not a valid pattern, use '%%%%' to escape '%%'" % error)
+
+
+def _each(nodes):
+    return nodes if isinstance(nodes, NodeSet) else (nodes,)
 
 
 class ExecClient(_ProcessClient):
@@ -59,12 +63,11 @@ class ExecClient(_ProcessClient):
         self._on_nodeset_start(self.key)
 
     def _handle_lines(self, sname, chunk):
-        worker = self.worker
         if self._multi:
             for node in self.key:
-                worker._on_node_chunk(node, sname, chunk)
+                self.worker._on_node_chunk(node, sname, chunk)
         else:
-            worker._on_node_chunk(self.key, sname, chunk)
+            self.worker._on_node_chunk(self.key, sname, chunk)
 
     def _close(self, abort, timeout):
         prc = self._status
@@ -79,26 +82,19 @@ class ExecClient(_ProcessClient):
                 self._on_nodeset_close(self.key, 128 - prc)
         self.worker._check_fini()
 
+    # events for a node, or for each node of a NodeSet key (%hosts)
+
     def _on_nodeset_start(self, nodes):
-        if isinstance(nodes, NodeSet):
-            for node in nodes:
-                self.worker._on_start(node)
-        else:
-            self.worker._on_start(nodes)
+        for node in _each(nodes):
+            self.worker._on_start(node)
 
     def _on_nodeset_close(self, nodes, rc):
-        if isinstance(nodes, NodeSet):
-            for node in nodes:
-                self.worker._on_node_close(node, rc)
-        else:
-            self.worker._on_node_close(nodes, rc)
+        for node in _each(nodes):
+            self.worker._on_node_close(node, rc)
 
     def _on_nodeset_msgline(self, nodes, msg, sname):
-        if isinstance(nodes, NodeSet):
-            for node in nodes:
-                self.worker._on_node_msgline(node, msg, sname)
-        else:
-            self.worker._on_node_msgline(nodes, msg, sname)
+        for node in _each(nodes):
+            self.worker._on_node_msgline(node, msg, sname)
 
 
 class CopyClient(ExecClient):
@@ -164,20 +160,17 @@ class ExecWorker(DistantWorker):
 
     def _add_client(self, nodes, **kwargs):
         """Create one shell or copy client for `nodes`."""
-        autoclose = kwargs.get("autoclose", False)
-        stderr = kwargs.get("stderr", False)
-        rank = kwargs.get("rank")
-        timeout = kwargs.get("timeout")
+        common = (self, kwargs.get("stderr", False), kwargs.get("timeout"),
+                  kwargs.get("autoclose", False))
         if self.command is not None:
-            client = self.SHELL_CLASS(nodes, self.command, self, stderr, timeout, autoclose,
-                                      rank)
+            args = (nodes, self.command) + common + (kwargs.get("rank"),)
+            self._clients.append(self.SHELL_CLASS(*args))
         elif self.source:
-            client = self.COPY_CLASS(nodes, self.source, self.dest, self, stderr, timeout,
-                                     autoclose, kwargs.get("preserve", False),
-                                     kwargs.get("reverse", False), rank)
+            args = (nodes, self.source, self.dest) + common + \
+                (kwargs.get("preserve", False), kwargs.get("reverse", False), kwargs.get("rank"))
+            self._clients.append(self.COPY_CLASS(*args))
         else:
             raise ValueError("missing command or source parameter in worker constructor")
-        self._clients.append(client)
 
     def _engine_clients(self):
         return self._clients
@@ -205,20 +198,23 @@ class ExecWorker(DistantWorker):
 
     def abort(self):
         """Abort every node's command (safe to call again)."""
-        for client in self._clients:
+        for client in list(self._clients):
             client.abort()
 
     def _on_node_timeout(self, node):
-        DistantWorker._on_node_timeout(self, node)
         self._has_timeout = True
+        DistantWorker._on_node_timeout(self, node)
 
     def _check_fini(self):
-        """Called as each client closes; the last one ends the worker."""
+        """Count a closed client; after the last one come the worker's own
+        closing events: ev_timeout (old handlers) if a node timed out, then
+        ev_close."""
         self._close_count += 1
-        if self._close_count == len(self._clients) and self.eh is not None:
-            if self._has_timeout and hasattr(self.eh, "ev_timeout"):
-                self.eh.ev_timeout(self)
-            _eh_sigspec_invoke_compat(self.eh.ev_close, 2, self, self._has_timeout)
+        if self._close_count < len(self._clients):
+            return
+        if self._has_timeout and hasattr(self.eh, "ev_timeout"):
+            self.eh.ev_timeout(self)
+        self._notify("ev_close", 2, self._has_timeout)
 
 
 WORKER_CLASS = ExecWorker

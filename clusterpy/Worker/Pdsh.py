@@ -12,6 +12,12 @@ turns its output back into per-node events:
   the worker timed out; with pdcp/rpdcp, any ``pdcp@host: node: ...``
   message closes that node with ENOENT.
 
+Stopping pdsh (abort, worker timeout) goes through SIGINT, which pdsh -b
+answers by sending SIGTERM to its ssh children and exiting: they run in
+sessions of their own, out of reach of the kill of pdsh's process group.
+So the worker timeout is a timer of the engine rather than the reactor's
+kill, and only a pdsh still there after a short grace is killed.
+
 Command lines come from the task info keys ``pdsh_path``, ``pdcp_path``,
 ``rpdcp_path``, ``fanout``, ``connect_timeout`` (given to ssh through
 ``PDSH_SSH_ARGS_APPEND``; pdcp gets ``-t``) and ``command_timeout``
@@ -21,7 +27,11 @@ Command lines come from the task info keys ``pdsh_path``, ``pdcp_path``,
 
 import errno
 import logging
+import os
+import signal
+import time
 
+from clusterpy.Engine.Engine import EPSILON
 from clusterpy.Worker.EngineClient import EngineClientNotSupportedError
 from clusterpy.Worker.Exec import ExecClient, CopyClient, ExecWorker
 from clusterpy.Worker.Rsh import _tool_words
@@ -34,6 +44,26 @@ LOGGER = logging.getLogger(__name__)
 # lines written by pdsh itself rather than relayed from a node
 _OWN_PREFIXES = (b"pdsh@", b"pdcp@", b"rpdcp@", b"sending ")
 _SEP = b": "
+
+#: seconds pdsh gets to end its ssh children after SIGINT
+_STOP_GRACE = 0.5
+
+
+def _interrupt(pid, grace=_STOP_GRACE):
+    """SIGINT pdsh `pid` and wait up to `grace` seconds for it to exit
+    (without reaping it: the reactor does)."""
+    try:
+        os.kill(pid, signal.SIGINT)
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline:
+        try:
+            if os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT):
+                return
+        except ChildProcessError:
+            return
+        time.sleep(0.001)
 
 
 def _common_opts(info, timeout_flag=None):
@@ -79,6 +109,23 @@ class PdshClient(ExecClient):
             argv.append("-u %d" % command_timeout)
         argv += ["-w %s" % self.key, "%s" % self.command]
         return (argv, env)
+
+    # start and stop (see the module documentation)
+
+    def _cp_request(self):
+        argv, env, cwd, flags, _timeout = ExecClient._cp_request(self)
+        return (argv, env, cwd, flags, None)
+
+    def _on_started(self):
+        ExecClient._on_started(self)
+        if self.fire_delay > -EPSILON:
+            self._engine._timer_schedule(self)
+
+    def _cp_abort(self, reactor, ids, flush):
+        pid = getattr(self, "pid", None)
+        if pid and self._cid in ids:
+            _interrupt(pid)
+        ExecClient._cp_abort(self, reactor, ids, flush)
 
     # output
 
@@ -153,7 +200,8 @@ class PdshClient(ExecClient):
     def _close(self, abort, timeout):
         prc = self._status
         self.invalidate()
-        if prc is not None and prc > 0:
+        # (stopped by SIGINT, pdsh exits with 1: no error then)
+        if prc is not None and prc > 0 and not abort:
             msg = "Cannot run pdsh (error %d)" % prc
             if self._last_message:
                 msg += ": %s" % self._last_message.decode("utf-8", "replace")

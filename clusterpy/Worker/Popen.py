@@ -3,7 +3,7 @@ without nodes.  Its results are kept under its key (the worker itself when
 no key is given)."""
 
 from clusterpy.Worker.EngineClient import _ProcessClient
-from clusterpy.Worker.Worker import StreamClient, WorkerSimple, _eh_sigspec_invoke_compat
+from clusterpy.Worker.Worker import StreamClient, WorkerSimple
 
 
 class PopenClient(_ProcessClient, StreamClient):
@@ -39,8 +39,7 @@ class PopenClient(_ProcessClient, StreamClient):
                 # killed by a signal: 128 + signal number, as shells do
                 self.rc = 128 - prc
                 worker._on_close(self.key, self.rc)
-        if worker.eh is not None:
-            _eh_sigspec_invoke_compat(worker.eh.ev_close, 2, worker, timeout)
+        worker._notify("ev_close", 2, timeout)
 
 
 class WorkerPopen(WorkerSimple):

@@ -106,6 +106,8 @@ class Worker(object):
 
     # whether line events update current_node (distant workers only)
     _track_node = False
+    # whether start, close and write events update current_node
+    _node_events = True
 
     def __init__(self, handler):
         self.eh = handler
@@ -138,28 +140,39 @@ class Worker(object):
 
     # event generators
 
+    def _notify(self, name, legacy_argc, *args):
+        """Call handler method `name` (worker first), if there is a handler;
+        legacy_argc: its pre-1.8 argument count, or 0 if it has none."""
+        eh = self.eh
+        if eh is None:
+            return
+        method = getattr(eh, name)
+        if legacy_argc:
+            _eh_sigspec_invoke_compat(method, legacy_argc, self, *args)
+        else:
+            method(self, *args)
+
     def _on_start(self, key):
-        self.current_node = key
+        if self._node_events:
+            self.current_node = key
         if not self.started:
             self.started = True
-            if self.eh is not None:
-                self.eh.ev_start(self)
-        if self.eh is not None:
-            _eh_sigspec_invoke_compat(self.eh.ev_pickup, 2, self, key)
+            self._notify("ev_start", 0)
+        self._notify("ev_pickup", 2, key)
 
     def _on_close(self, key, rc=None):
-        if self._update_task_rc and rc is not None:
+        if rc is not None and self._update_task_rc:
             self.task._rc_set(self, key, rc)
-        self.current_node = key
+        if self._node_events:
+            self.current_node = key
         self.current_rc = rc
-        if self.eh is not None:
-            _eh_sigspec_invoke_compat(self.eh.ev_hup, 2, self, key, rc)
+        self._notify("ev_hup", 2, key, rc)
 
     def _on_written(self, key, bytes_count, sname):
-        self.current_node = key
+        if self._node_events:
+            self.current_node = key
         self.current_sname = sname
-        if self.eh is not None:
-            self.eh.ev_written(self, key, sname, bytes_count)
+        self._notify("ev_written", 0, key, sname, bytes_count)
 
     def _on_line(self, key, msg, sname, is_err):
         """One line from key: task buffers, legacy attributes, ev_read."""
@@ -459,24 +472,22 @@ class StreamClient(EngineClient):
         if timeout:
             worker._on_timeout(self.key)
         worker._on_close(self.key)
-        if worker.eh is not None:
-            _eh_sigspec_invoke_compat(worker.eh.ev_close, 2, worker, timeout)
+        worker._notify("ev_close", 2, timeout)
+
+    def _writer_names(self, sname):
+        if sname is not None:
+            return (sname,)
+        return [writer.name for writer in self.streams.writers()]
 
     def write(self, buf, sname=None):
         """Write to stream `sname`, or to every writable stream."""
-        if sname is not None:
-            self._write(sname, buf)
-            return
-        for writer in self.streams.writers():
-            self._write(writer.name, buf)
+        for name in self._writer_names(sname):
+            self._write(name, buf)
 
     def set_write_eof(self, sname=None):
         """Close stream `sname`, or every writable stream, once written."""
-        if sname is not None:
-            self._set_write_eof(sname)
-            return
-        for writer in self.streams.writers():
-            self._set_write_eof(writer.name)
+        for name in self._writer_names(sname):
+            self._set_write_eof(name)
 
 
 class StreamWorker(Worker):
@@ -545,6 +556,8 @@ class WorkerSimple(StreamWorker):
     """[DEPRECATED] A StreamWorker on a reader, a writer and an error file
     (stdout, stdin, stderr); use StreamWorker."""
 
+    _node_events = False
+
     def __init__(self, file_reader, file_writer, file_error, key, handler, stderr=False,
                  timeout=-1, autoclose=False, closefd=True, client_class=StreamClient):
         StreamWorker.__init__(self, handler, key, stderr, timeout, autoclose,
@@ -573,22 +586,3 @@ class WorkerSimple(StreamWorker):
         """The error buffer."""
         return self.read(sname="stderr")
 
-    def _on_start(self, key):
-        if not self.started:
-            self.started = True
-            if self.eh is not None:
-                self.eh.ev_start(self)
-        if self.eh is not None:
-            _eh_sigspec_invoke_compat(self.eh.ev_pickup, 2, self, key)
-
-    def _on_close(self, key, rc=None):
-        self.current_rc = rc
-        if rc is not None:
-            self.task._rc_set(self, key, rc)
-        if self.eh is not None:
-            _eh_sigspec_invoke_compat(self.eh.ev_hup, 2, self, key, rc)
-
-    def _on_written(self, key, bytes_count, sname):
-        self.current_sname = sname
-        if self.eh is not None:
-            self.eh.ev_written(self, key, sname, bytes_count)
