@@ -45,31 +45,26 @@ def _stdin_words() -> List[str]:
     loses its last character: its newline, or the last character of a
     final line that has no newline.
     """
-    lines = sys.stdin.read().split("\n")
-    last = lines.pop()      # after the last newline: usually ''
-    if last:
-        lines.append(last[:-1] if last.find("#") < 0 else last)
-    text = "\n".join(lines)
+    text = sys.stdin.read()
     if "#" not in text:
+        if text[-1:] != "\n":
+            text = text[:-1]
         return text.split()
+    lines = text.split("\n")
+    last = lines.pop()      # text after the last newline
     words = []
     for line in lines:
-        cut = line.find("#")
-        words += (line if cut < 0 else line[:cut]).split()
+        words += line.partition("#")[0].split()
+    if last:
+        words += last[:last.find("#")].split()
     return words
-
-
-def _set_of(xsetcls, words, autostep):
-    """A NodeSet or RangeSet of the node set strings in `words`."""
-    result = xsetcls(autostep=autostep)
-    result.updaten(words)
-    return result
 
 
 def process_stdin(xsetop: Callable, xsetcls: type, autostep: Any) -> None:
     """Read node sets from standard input and, if there is any node, give
     their union to xsetop (an in-place set method such as xset.update)."""
-    stdin_set = _set_of(xsetcls, _stdin_words(), autostep)
+    stdin_set = xsetcls(autostep=autostep)
+    stdin_set.updaten(_stdin_words())
     if stdin_set:
         xsetop(stdin_set)
 
