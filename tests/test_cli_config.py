@@ -217,7 +217,7 @@ def test_bad_color_in_mode_names_the_mode(conf):
     config = ClushConfig(options(), conf("[mode:m]\ncolor: red\n"))
     config.set_mode("m")
     with pytest.raises(ClushConfigError) as info:
-        config.color
+        _ = config.color
     assert str(info.value).startswith("(Config m.color): choose from")
 
 

@@ -11,15 +11,15 @@ exit codes are those of ClusterShell 1.10.1's clubak.
 import sys
 from typing import Any, Dict, List, Optional
 
-from clusterpy.CLI.Display import THREE_CHOICES, Display, sys_stdin
+from clusterpy.CLI.Display import Display, sys_stdin
 from clusterpy.CLI.OptionParser import OptionParser
 from clusterpy.CLI.Utils import nodeset_cmpkey, parse_fold_axis
 from clusterpy.MsgTree import MODE_DEFER, MODE_TRACE, MsgTree
 from clusterpy.NodeSet import (NodeSet, NodeSetParseError,
                                set_std_group_resolver_config)
 
-__all__ = ["MODE_DEFER", "MODE_TRACE", "GENERIC_ERRORS", "display_tree",
-           "display", "clubak", "main"]
+__all__ = ["MODE_DEFER", "MODE_TRACE", "GENERIC_ERRORS",  # noqa: F822 (lazy)
+           "display_tree", "display", "clubak", "main"]
 
 _INDENT_STEP = 2
 
@@ -127,7 +127,8 @@ def _read_input(options: Any, keys: _KeyReader, tree: MsgTree) -> None:
                 raise ValueError("no node found")
             names = keys.names(key)
         except ValueError as exc:
-            raise ValueError('%s: "%s"' % (exc, line.decode(errors="replace")))
+            raise ValueError('%s: "%s"' % (exc, line.decode(errors="replace"))) \
+                from None
         if options.fast_mode:
             for name in names:
                 per_node.setdefault(name, []).append(content)

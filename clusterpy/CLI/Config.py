@@ -143,7 +143,7 @@ class ClushConfig(ConfigParser):
         try:
             return getter(self, section, option)
         except (NoOptionError, NoSectionError, TypeError, ValueError) as exc:
-            raise ClushConfigError(section, option, exc)
+            raise ClushConfigError(section, option, exc) from exc
 
     def getboolean(self, section: str, option: str) -> bool:  # type: ignore[override]
         """Boolean value of section.option (ClushConfigError if bad)."""

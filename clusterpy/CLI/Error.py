@@ -16,7 +16,8 @@ import sys
 from resource import RLIMIT_NOFILE, getrlimit
 from typing import Callable, List, Tuple, Type
 
-__all__ = ["GENERIC_ERRORS", "RLIMIT_NOFILE", "handle_generic_error"]
+__all__ = ["GENERIC_ERRORS",  # noqa: F822 (lazy, see __getattr__)
+           "RLIMIT_NOFILE", "handle_generic_error"]
 
 _Rule = Tuple[Tuple[Type[BaseException], ...], Callable[[str, BaseException], str]]
 _RULES: List[_Rule] = []

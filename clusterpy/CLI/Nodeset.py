@@ -17,7 +17,7 @@ from typing import Any, Callable, List
 from clusterpy.CLI.OptionParser import OptionParser
 from clusterpy.NodeSet import NodeSet, RangeSet
 
-__all__ = ["GENERIC_ERRORS", "process_stdin", "compute_nodeset",
+__all__ = ["GENERIC_ERRORS", "process_stdin",  # noqa: F822 (lazy) "compute_nodeset",
            "print_source_groups", "command_list", "nodeset", "main"]
 
 _USAGE = "%prog [COMMAND] [OPTIONS] [ns1 [-ixX] ns2|...]"
@@ -151,10 +151,10 @@ def _parse_separator(text: str) -> str:
     import ast
     try:
         value = ast.literal_eval("'''%s'''" % text)
-    except ValueError:
+    except ValueError:      # an expression, not a literal
         raise SyntaxError("invalid separator") from None
-    if not isinstance(value, str):
-        raise SyntaxError("invalid separator")
+    if not isinstance(value, str):      # such as a tuple of strings
+        raise SyntaxError("invalid separator")  # noqa: TRY004 (main's contract)
     return value
 
 
@@ -309,7 +309,7 @@ def _emit(options: Any, xsetcls: type, xset) -> None:
         xset.autostep = max(3, len(xset))
     elif isinstance(autostep, float):
         import math
-        xset.autostep = int(math.ceil(len(xset) * autostep))
+        xset.autostep = math.ceil(len(xset) * autostep)
     if options.axis:
         from clusterpy.CLI.Utils import parse_fold_axis
         xset.fold_axis = parse_fold_axis(options.axis)

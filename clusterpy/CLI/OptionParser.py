@@ -30,7 +30,7 @@ def check_autostep(option: Any, opt: str, value: str) -> Union[int, float, str]:
             return value
         raise optparse.OptionValueError(
             "option %s: invalid value: %r, should be node count, node "
-            "percentage or 'auto'" % (opt, value))
+            "percentage or 'auto'" % (opt, value)) from None
 
 
 def check_safestring(option: Any, opt: str, value: str) -> str:
