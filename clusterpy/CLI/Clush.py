@@ -54,6 +54,7 @@ from clusterpy.CLI.OptionParser import OptionParser
 from clusterpy.CLI.Utils import bufnodeset_cmpkey, human_bi_bytes_unit, parse_fold_axis
 from clusterpy.Defaults import DEFAULTS, _load_workerclass
 from clusterpy.Event import EventHandler
+from clusterpy.MsgTree import MsgTree
 from clusterpy.NodeSet import (RESOLVER_NOGROUP, NodeSet, NodeSetParseError,
                                set_std_group_resolver_config, std_group_resolver)
 from clusterpy.Task import Task, task_self
@@ -106,39 +107,17 @@ class UpdatePromptException(Exception):
 
 class StdInputHandler(EventHandler):
     """Port handler passing what the stdin reader thread read on to the
-    workers of the command (EOF as an empty or None message)."""
+    command's worker (EOF as an empty or None message)."""
 
     def __init__(self, worker):
         EventHandler.__init__(self)
         self.master_worker = worker
-        self._workers = [worker]
-        self._kept = None       # what was read, when new workers may come
-        self._eof = False
-
-    def _keep_history(self):
-        """Remember what is read, for workers attached later."""
-        if self._kept is None:
-            self._kept = []
-
-    def _attach(self, worker):
-        """Give `worker` what was read so far, and what comes next."""
-        for buf in self._kept or ():
-            worker.write(buf)
-        if self._eof:
-            worker.set_write_eof()
-        else:
-            self._workers.append(worker)
 
     def ev_msg(self, port, msg):
         if msg:
-            if self._kept is not None:
-                self._kept.append(msg)
-            for worker in self._workers:
-                worker.write(msg)
+            self.master_worker.write(msg)
         else:
-            self._eof = True
-            for worker in self._workers:
-                worker.set_write_eof()
+            self.master_worker.set_write_eof()
 
 
 class OutputHandler(EventHandler):
@@ -174,7 +153,8 @@ class OutputHandler(EventHandler):
         task = worker.task
         task.set_default("USER_running", False)
         if task.default("USER_handle_SIGUSR1"):
-            os.kill(os.getpid(), signal.SIGUSR1)
+            # to the main thread itself, whose wait it must interrupt
+            signal.pthread_kill(threading.main_thread().ident, signal.SIGUSR1)
 
     def ev_start(self, worker):
         if self._runtimer:
@@ -183,13 +163,6 @@ class OutputHandler(EventHandler):
     def ev_written(self, worker, node, sname, size):
         if self._runtimer:
             self._runtimer.eh.bytes_written += size
-
-    def _ev_routing(self, worker, arg):
-        self._display.vprint_err(VERB_DEBUG, "clush: _ev_routing: %s" % arg)
-        if "reroute" in arg.get("event", ""):
-            self._display.vprint_err(
-                VERB_STD, "clush: rerouting commands for {targets} due to the "
-                          "failure of gateway {gateway}".format(**arg))
 
     def _exit_level(self):
         """Verbosity needed to see exit code and timeout messages."""
@@ -311,11 +284,10 @@ class GatherOutputHandler(OutputHandler):
         self._runtimer_finalize(worker)
         display = self._display
         erased = False
+        # iter_retcodes() and iter_buffers() give NodeSets
         for _, nodes in sorted(worker.iter_retcodes()):
-            left = _nodes(nodes)
-            wanted = frozenset(nodes)
-            gathered = [(msg, _nodes(keys)) for msg, keys in worker.iter_buffers(wanted)]
-            gathered.sort(key=bufnodeset_cmpkey)
+            left = nodes.copy()
+            gathered = sorted(worker.iter_buffers(frozenset(nodes)), key=bufnodeset_cmpkey)
             for msg, nodeset in gathered:
                 if not erased:
                     self._runtimer_clean()
@@ -335,20 +307,25 @@ class GatherOutputHandler(OutputHandler):
         for rc, nodes in worker.iter_retcodes():
             if rc != 0:
                 display.vprint_err(level, "%s: %s: exited with exit code %d"
-                                   % (self._prog, _counted(display, _nodes(nodes)), rc))
+                                   % (self._prog, _counted(display, nodes), rc))
         if worker.num_timeout() > 0:
             display.vprint_err(level, "%s: %s: command timeout"
                                % (self._prog, _nodes(worker.iter_keys_timeout())))
 
 
-class _QuietGatherOutputHandler(GatherOutputHandler):
-    """GatherOutputHandler when standard output lines are not shown live
-    (no -v): no ev_read, standard error lines come through ev_error."""
+class _NoLiveOutput(object):
+    """For gathering handlers when standard output lines are not shown as
+    they come (no -v): no ev_read, so that the worker gathers them without
+    a Python call; standard error lines come through ev_error."""
 
     ev_read = EventHandler.ev_read
 
     def ev_error(self, worker):
         self._print_error_line(worker.current_node, worker.current_errmsg)
+
+
+class _QuietGatherOutputHandler(_NoLiveOutput, GatherOutputHandler):
+    """GatherOutputHandler without a per-line call for standard output."""
 
 
 class SortedOutputHandler(GatherOutputHandler):
@@ -367,11 +344,8 @@ class SortedOutputHandler(GatherOutputHandler):
         self.update_prompt(worker)
 
 
-class _QuietSortedOutputHandler(SortedOutputHandler):
+class _QuietSortedOutputHandler(_NoLiveOutput, SortedOutputHandler):
     """SortedOutputHandler without a per-line call for standard output."""
-
-    ev_read = EventHandler.ev_read
-    ev_error = _QuietGatherOutputHandler.ev_error
 
 
 class LiveGatherOutputHandler(GatherOutputHandler):
@@ -390,7 +364,6 @@ class LiveGatherOutputHandler(GatherOutputHandler):
         if sname != _STDOUT:
             GatherOutputHandler.ev_read(self, worker, node, sname, msg)
             return
-        from clusterpy.MsgTree import MsgTree
         count = self._nodecnt[node] = self._nodecnt[node] + 1
         if len(self._mtreeq) < count - self._offload:
             self._mtreeq.append(MsgTree())
@@ -437,8 +410,10 @@ class _JsonOutputHandler(OutputHandler):
     """
 
     def __init__(self, display, gather, prog=None):
+        import json
         OutputHandler.__init__(self, prog=prog)
         self._display = display
+        self._dumps = json.dumps
         self._gather = gather
         self._runs = {}         # node -> [stdout, stderr, start]
         self._ended = []        # gathered mode: (node, rc, timed_out, run, end)
@@ -449,7 +424,8 @@ class _JsonOutputHandler(OutputHandler):
     def ev_read(self, worker, node, sname, msg):
         run = self._runs.get(node)
         if run is not None:
-            run[sname == _STDERR].append(msg.decode(STRING_ENCODING, errors="replace"))
+            lines = run[1] if sname == _STDERR else run[0]
+            lines.append(msg.decode(STRING_ENCODING, errors="replace"))
 
     def _end(self, node, rc, timed_out):
         run = self._runs.pop(node, None)
@@ -463,8 +439,7 @@ class _JsonOutputHandler(OutputHandler):
                         "stdout": run[0], "stderr": run[1]})
 
     def _emit(self, obj):
-        import json
-        self._display.out.write(json.dumps(obj) + "\n")
+        self._display.out.write(self._dumps(obj) + "\n")
 
     def ev_hup(self, worker, node, rc):
         self._end(node, rc, False)
@@ -590,11 +565,14 @@ class _RunControl(EventHandler):
         self.stopped = NodeSet()        # nodes a --fail-fast run did not finish
         self.results = _Attempts(task)
         self.muted = False              # interrupted: nothing more to show
+        self.done = False               # the last attempt has ended
         self.starts = {}                # running node -> monotonic start time
         self.waiting = set(self.nodes)  # nodes not started yet
         self._retry = []
+        self._targets = self.nodes      # nodes of the current attempt
         self._rerun = None              # (command, kwargs) for the next attempt
-        self._stdin = None
+        self._written = []              # stdin given so far, for next attempts
+        self._eof = False
         self._workers = []
         for name in ("ev_start", "ev_read", "ev_error", "ev_written", "ev_timeout"):
             method = getattr(inner, name, None)
@@ -606,19 +584,30 @@ class _RunControl(EventHandler):
         self._rerun = (command, kwargs)
         return self._schedule(self.nodes)
 
-    def feed_from(self, stdin_handler):
-        """Retried attempts get stdin from `stdin_handler` too."""
-        if self.retries:
-            self._stdin = stdin_handler
-            stdin_handler._keep_history()
-
     def _schedule(self, nodes):
         command, kwargs = self._rerun
         worker = self.task.shell(command, nodes=nodes, handler=self, **kwargs)
+        self._targets = nodes
+        # a new attempt gets the same stdin
+        for buf in self._written:
+            worker.write(buf)
+        if self._eof:
+            worker.set_write_eof()
         self._workers.append(worker)
-        if self._stdin is not None and self.attempt > 1:
-            self._stdin._attach(worker)
         return worker
+
+    def write(self, buf):
+        """Write to the command's stdin (on every node, every attempt)."""
+        if self.retries:
+            self._written.append(buf)
+        for worker in self._workers:
+            worker.write(buf)
+
+    def set_write_eof(self):
+        """Close the command's stdin once what was written has gone."""
+        self._eof = True
+        for worker in self._workers:
+            worker.set_write_eof()
 
     def ev_pickup(self, worker, node):
         self.waiting.discard(node)
@@ -639,9 +628,10 @@ class _RunControl(EventHandler):
 
     def ev_close(self, worker, timedout):
         if self.muted:
+            self.done = True
             return
         retry, self._retry = self._retry, []
-        final = set(worker.nodes)
+        final = set(self._targets)
         final.difference_update(retry)
         self.results.add(worker, final)
         if retry and self.failed is None:
@@ -654,6 +644,7 @@ class _RunControl(EventHandler):
             self._schedule(nodes)
             return
         self.starts.clear()
+        self.done = True
         if self.failed is not None:
             node, rc = self.failed
             text = "%s: fail-fast: %s exited with exit code %d" % (self.prog, node, rc)
@@ -764,28 +755,58 @@ def get_history_file():
 def readline_setup():
     """Set readline up (tab completion off, history loaded)."""
     import readline
-    readline.parse_and_bind("tab: complete")
     readline.set_completer_delims("")
+    readline.parse_and_bind("tab: complete")
     try:
         readline.read_history_file(get_history_file())
-    except IOError:
-        pass
+    except OSError:
+        pass  # no history yet
 
 
-class _Interrupt(object):
+class _SecondInterrupt(KeyboardInterrupt):
+    """The Ctrl-C that aborts, in two-step mode."""
+
+
+class _Interrupt(EventHandler):
     """Two-step Ctrl-C: the first press reports on the running command,
-    a second one within INTERRUPT_WINDOW seconds aborts."""
+    a second one within INTERRUPT_WINDOW seconds aborts it.
+
+    The SIGINT handler only takes note or raises: it may run in the middle
+    of anything (holding a lock, writing to stderr), so that the report is
+    printed later by report(), from the loop waiting for the command: the
+    engine's, through a timer that also wakes it every AWAKE_PERIOD
+    seconds, or ttyloop()'s.  The command to report on is `control` (a
+    _RunControl), set by run_command()."""
+
+    AWAKE_PERIOD = 0.1
 
     def __init__(self, display):
+        EventHandler.__init__(self)
         self.display = display
+        self.control = None
         self.last = None
+        self.pending = False
 
-    def second_press(self, control):
-        """Whether this press aborts; otherwise print the report."""
+    def sigint(self, signum, frame):
+        """The SIGINT handler."""
+        control = self.control
+        if control is None or control.done:
+            raise KeyboardInterrupt()
         now = monotonic()
         if self.last is not None and now - self.last <= INTERRUPT_WINDOW:
-            return True
+            control.muted = True
+            raise _SecondInterrupt()
         self.last = now
+        self.pending = True
+
+    def report(self):
+        """Print what runs and what waits, if Ctrl-C asked for it."""
+        control = self.control
+        if not self.pending or control is None:
+            return
+        self.pending = False
+        if control.done:
+            return
         lines = ["%s: interrupt (^C again within %gs to abort)"
                  % (control.prog, INTERRUPT_WINDOW)]
         lines.extend(control.progress_report())
@@ -793,19 +814,16 @@ class _Interrupt(object):
         for line in lines:
             self.display.vprint_err(VERB_QUIET, line)
         control.inner._runtimer_set_dirty()
-        return False
 
-    def sigint(self, task):
-        """SIGINT handler of the main thread, whether the task runs there
-        or in a thread of its own: nothing running, ClusterShell's
-        KeyboardInterrupt; else report, or abort on a second press."""
-        def handler(signum, frame):
-            control = task.default("USER_control")
-            if control is None or not task.default("USER_running"):
-                raise KeyboardInterrupt()
-            if self.second_press(control):
-                raise _stop_command(task, self.display, control, control.nodes)
-        return handler
+    def keep_awake(self, task):
+        """Report, and wake the engine of `task` (run by the main thread)
+        up, every AWAKE_PERIOD seconds: a signal that comes while the engine
+        does not wait in the kernel (and so does not interrupt the wait)
+        would otherwise have its handler run at the next event only."""
+        task.timer(self.AWAKE_PERIOD, self, interval=self.AWAKE_PERIOD, autoclose=True)
+
+    def ev_timer(self, timer):
+        self.report()
 
 
 def _interrupted(task, display, nodes):
@@ -878,9 +896,90 @@ def _prompt_command(task, display, ns, line):
     return ns, True, True
 
 
+class _PromptWaker(object):
+    """Wakes ttyloop() up when the command of the task thread is done (its
+    handler sends SIGUSR1 to the main thread).
+
+    While a command runs, the main thread waits for a line in select()
+    rather than in readline, with signal.set_wakeup_fd() on a pipe of its
+    own: a signal that comes just before the wait is not missed (readline
+    only sees those that interrupt it), and no signal handler raises inside
+    readline (where a second pending signal turns the exception into a
+    SystemError)."""
+
+    def __init__(self, task):
+        self.task = task
+        self.armed = False
+        self._saved = None
+        self._pipe = None
+
+    def __enter__(self):
+        self._pipe = os.pipe()
+        for fd in self._pipe:
+            os.set_blocking(fd, False)
+        self._saved = (signal.signal(signal.SIGUSR1, self._handle),
+                       signal.set_wakeup_fd(self._pipe[1], warn_on_full_buffer=False))
+        return self
+
+    def __exit__(self, *exc):
+        self.armed = False
+        signal.set_wakeup_fd(self._saved[1])
+        signal.signal(signal.SIGUSR1, self._saved[0])
+        for fd in self._pipe:
+            os.close(fd)
+
+    def _handle(self, signum, frame):
+        if self.armed:
+            self.armed = False
+            raise UpdatePromptException()
+
+    def wait_line(self, prompt, running):
+        """raw_input(prompt), or UpdatePromptException once the command
+        is done (`running`: one is running now)."""
+        self.armed = True
+        try:
+            if running:
+                self._wait_input()
+            return raw_input(prompt)
+        finally:
+            self.armed = False
+
+    def _wait_input(self):
+        """Return once stdin has a line to read; UpdatePromptException when
+        the command is done first."""
+        import select
+        try:
+            fileno = sys.stdin.fileno()
+        except (AttributeError, OSError, ValueError):
+            return  # not a real file: leave it to raw_input
+        wake = self._pipe[0]
+        interrupt = self.task.default("USER_interrupt")
+        while self.task.default("USER_running"):
+            if interrupt is not None:
+                interrupt.report()
+            ready = select.select([fileno, wake], [], [])[0]
+            if wake in ready:
+                while True:
+                    try:
+                        if not os.read(wake, 512):
+                            break
+                    except BlockingIOError:
+                        break
+            elif ready:
+                return
+        raise UpdatePromptException()
+
+
 def ttyloop(task, nodeset, timeout, display, remote, trytree):
     """Read lines from the terminal: the interactive mode's prompt, or
     Enter/Ctrl-C while a command (run by the task thread) is running."""
+    if task.default("USER_handle_SIGUSR1"):
+        with _PromptWaker(task) as waker:
+            return _ttyloop(task, nodeset, timeout, display, remote, trytree, waker)
+    return _ttyloop(task, nodeset, timeout, display, remote, trytree, None)
+
+
+def _ttyloop(task, nodeset, timeout, display, remote, trytree, waker):
     interactive = task.default("USER_interactive")
     readline = None
     if interactive:
@@ -893,25 +992,21 @@ def ttyloop(task, nodeset, timeout, display, remote, trytree):
     ns = NodeSet(nodeset)
     show_ns = True
     line = ""
-    watch = task.default("USER_handle_SIGUSR1")
     while task.default("USER_running") or (interactive and line.lower() != "quit"):
         try:
-            if watch:
-                signal.signal(signal.SIGUSR1, signal_handler)
-            try:
-                running = task.default("USER_running")
-                if not running and not interactive:
-                    return 0
-                prompt = ""
-                if task.default("USER_interactive") and not running:
-                    if show_ns:
-                        display.vprint(VERB_QUIET, "Working with nodes: %s" % ns)
-                        show_ns = False
-                    prompt = "clush> "
+            running = task.default("USER_running")
+            if not running and not interactive:
+                return
+            prompt = ""
+            if interactive and not running:
+                if show_ns:
+                    display.vprint(VERB_QUIET, "Working with nodes: %s" % ns)
+                    show_ns = False
+                prompt = "clush> "
+            if waker is None:
                 line = raw_input(prompt)
-            finally:
-                if watch:
-                    signal.signal(signal.SIGUSR1, signal.SIG_IGN)
+            else:
+                line = waker.wait_line(prompt, running)
         except EOFError:
             print()
             return
@@ -920,7 +1015,7 @@ def ttyloop(task, nodeset, timeout, display, remote, trytree):
                 continue
             return
         except KeyboardInterrupt as error:
-            if hasattr(error, "uncompleted_nodes") or not display.gather \
+            if isinstance(error, _SecondInterrupt) or not display.gather \
                     or not task.default("USER_running"):
                 raise
             # ClusterShell's single Ctrl-C: what was gathered, then exit
@@ -941,7 +1036,6 @@ def ttyloop(task, nodeset, timeout, display, remote, trytree):
                 import shlex
                 line = "%s %s" % (" ".join(shlex.split(prefix)), line)
             run_command(task, line, ns, timeout, display, remote, trytree)
-    return 0
 
 
 def _stop_command(task, display, control, nodes):
@@ -981,16 +1075,13 @@ def _stdin_reader(port, display):
 
 def bind_stdin(worker, display):
     """Forward stdin (not a terminal) to `worker`: a daemon thread reads it
-    and sends what it reads to a port of the worker's task.  Returns the
-    port's StdInputHandler."""
+    and sends what it reads to a port of the worker's task."""
     assert sys.stdin is not None and not sys.stdin.isatty()
-    handler = StdInputHandler(worker)
-    port = worker.task.port(handler=handler, autoclose=True)
+    port = worker.task.port(handler=StdInputHandler(worker), autoclose=True)
     reader = threading.Thread(None, _stdin_reader, args=(port, display))
     # the thread may be left blocked in read() when the commands are done
     reader.daemon = True
     reader.start()
-    return handler
 
 
 def _output_handler(task, display, ns):
@@ -1046,15 +1137,17 @@ def run_command(task, cmd, ns, timeout, display, remote, trytree):
                               retries=task.default("USER_retry") or 0)
         worker = control.launch(cmd, **options)
     task.set_default("USER_control", control)
+    interrupt = task.default("USER_interrupt")
+    if interrupt is not None:
+        interrupt.control = control
+    stdin_of = control or worker
     if password:
-        worker.write(password.encode() + b"\n")
+        stdin_of.write(password.encode() + b"\n")
     if stdin:
-        feeder = bind_stdin(worker, display)
-        if control is not None:
-            control.feed_from(feeder)
+        bind_stdin(stdin_of, display)
     elif password:
         # stdin was only opened for the password
-        worker.set_write_eof()
+        stdin_of.set_write_eof()
     task.resume()
 
 
@@ -1082,8 +1175,6 @@ def run_copy(task, sources, dests, ns, timeout, preserve_flag, display):
 def run_rcopy(task, sources, dests, ns, timeout, preserve_flag, display):
     """Copy each source of the nodes into a local directory (one file per
     node, named after the source and the node)."""
-    task.set_default("USER_running", True)
-    task.set_default("USER_copies", len(sources))
     for dest in dests:
         if not exists(dest):
             display.vprint_err(VERB_QUIET, 'ERROR: directory "%s" not found' % dest)
@@ -1168,28 +1259,35 @@ def clush_excepthook(extype, exp, traceback):
         clush_exit(128 + signal.SIGINT)
     elif isinstance(exp, GENERIC_ERRORS):
         clush_exit(handle_generic_error(exp))
+    # a bug: the traceback, then out (an idle task thread would keep the
+    # interpreter from exiting)
     task_self().default_excepthook(extype, exp, traceback)
+    clush_exit(1)
 
 
 def _parser():
     parser = OptionParser("%prog [options] command")
     parser.add_option("-n", "--nostdin", action="store_true", dest="nostdin",
-                      help="don't watch for possible input from stdin")
-    parser.install_groupsconf_option()
-    parser.install_clush_config_options()
-    parser.install_nodes_options()
+                      help="do not forward standard input to the commands")
+    # in --help order
+    for install in (parser.install_groupsconf_option, parser.install_clush_config_options,
+                    parser.install_nodes_options):
+        install()
     parser.install_display_options(verbose_options=True)
-    parser.install_filecopy_options()
-    parser.install_connector_options()
-    parser.add_option("--json", action="store_true", dest="json", default=False,
-                      help="print one JSON object per node (per group of nodes "
-                           "with -b) on stdout")
-    parser.add_option("-k", "--fail-fast", action="store_true", dest="fail_fast",
-                      default=False,
-                      help="stop everything at the first node whose command fails")
-    parser.add_option("--retry", action="store", dest="retry", type="int", default=0,
-                      metavar="N", help="run the command again, up to N times, on "
-                                        "the nodes where it exited with 255")
+    for install in (parser.install_filecopy_options, parser.install_connector_options):
+        install()
+    import optparse
+    group = optparse.OptionGroup(parser, "clusterpy additions")
+    group.add_option("--json", action="store_true", dest="json", default=False,
+                     help="print one JSON object per node (per group of nodes "
+                          "with -b) on stdout")
+    group.add_option("-k", "--fail-fast", action="store_true", dest="fail_fast",
+                     default=False, help="stop everything at the first node "
+                                         "whose command fails")
+    group.add_option("--retry", action="store", dest="retry", type="int", default=0,
+                     metavar="N", help="run the command again, up to N times, on "
+                                       "the nodes where it exited with 255")
+    parser.add_option_group(group)
     return parser
 
 
@@ -1257,6 +1355,15 @@ def _target_nodes(parser, options, config, display, nodes, exclude):
     return nodes
 
 
+def _color(config, options):
+    """Colours wanted by clush.conf (True/False): "auto" means stdout is a
+    terminal, and stderr too unless -B merges it."""
+    whencolor = config.color
+    if whencolor != "auto":
+        return whencolor == "always"
+    return sys.stdout.isatty() and (options.gatherall or sys.stderr.isatty())
+
+
 def _foreground_tty(stream):
     """Whether `stream` is the terminal of the foreground process group."""
     return stream is not None and stream.isatty() \
@@ -1312,18 +1419,13 @@ def main():
     config = ClushConfig(options, options.conf)
 
     import logging
-    if config.verbosity >= VERB_DEBUG:
-        logging.basicConfig(level=logging.DEBUG)
+    debug = config.verbosity >= VERB_DEBUG
+    logging.basicConfig(level=logging.DEBUG if debug else logging.CRITICAL)
+    if debug:
         logging.debug("clush: STARTING DEBUG")
-    else:
-        logging.basicConfig(level=logging.CRITICAL)
 
-    if config.color == "auto":
-        color = sys.stdout.isatty() and (options.gatherall or sys.stderr.isatty())
-    else:
-        color = config.color == "always"
     try:
-        display = Display(options, config, color)
+        display = Display(options, config, _color(config, options))
     except ValueError as exc:
         parser.error("option mismatch (%s)" % exc)
 
@@ -1413,6 +1515,7 @@ def main():
     task.set_default("USER_retry", options.retry)
     task.set_default("USER_control", None)
     interrupt = _Interrupt(display) if sys.stderr.isatty() else None
+    task.set_default("USER_interrupt", interrupt)
 
     if copying and not args:
         parser.error("--[r]copy option requires at least one argument")
@@ -1426,7 +1529,9 @@ def main():
 
     previous_sigint = None
     if interrupt is not None:
-        previous_sigint = signal.signal(signal.SIGINT, interrupt.sigint(task))
+        previous_sigint = signal.signal(signal.SIGINT, interrupt.sigint)
+        if not user_interaction:
+            interrupt.keep_awake(task)
     try:
         if not interactive:
             if options.copy:
@@ -1444,6 +1549,9 @@ def main():
         elif interactive:
             display.vprint_err(VERB_QUIET, "ERROR: interactive mode requires a tty")
             clush_exit(1, task)
+    except _SecondInterrupt:
+        control = task.default("USER_control")
+        raise _stop_command(task, display, control, control.nodes)
     finally:
         if previous_sigint is not None:
             signal.signal(signal.SIGINT, previous_sigint)
