@@ -51,7 +51,7 @@ list: echo og
 GROUPS = "web: n[1-3]\ndb: n[4-5]\nall: n[1-6]\n"
 
 
-class Clush(object):
+class Clush:
     """Runs clush in a private environment (see the module docs)."""
 
     def __init__(self, base, clush_conf_extra=""):
@@ -137,8 +137,8 @@ def X(*args):
      b"n[1-3]: a\nn[1-3]: err\nn1: b0\nn2: b1\nn3: b2\n"),
     (X("-w", "n[1-3]", "-bN", "echo a%n"), b"a0\na1\na2\n"),
     (X("-w", "n[1-3]", "--diff", "echo a; echo b%n"),
-     b"--- n1\n+++ n2\n@@ -1,2 +1,2 @@\n a\n-b0\n+b1\n"
-     b"--- n1\n+++ n3\n@@ -1,2 +1,2 @@\n a\n-b0\n+b2\n"),
+     (b"--- n1\n+++ n2\n@@ -1,2 +1,2 @@\n a\n-b0\n+b1\n"
+      b"--- n1\n+++ n3\n@@ -1,2 +1,2 @@\n a\n-b0\n+b2\n")),
     (X("-w", "n[1-3]", "-b", "-O", "node_count=no", "echo ok"),
      b"---------------\nn[1-3]\n---------------\nok\n"),
     (X("-w", "foo[1-2]-[1-2]", "--axis=1", "-b", "echo test"),
@@ -164,8 +164,8 @@ def test_gathered_blocks_sorted_by_size_then_first_node(clush):
     script = "case %h in *[135]) echo odd;; *) echo even; echo more;; esac"
     out, err, rc = clush.run(*X("-w", "cs[01-05]", "-b", script))
     assert (out, err, rc) == (
-        b"---------------\ncs[01,03,05] (3)\n---------------\nodd\n"
-        b"---------------\ncs[02,04] (2)\n---------------\neven\nmore\n", b"", 0)
+        (b"---------------\ncs[01,03,05] (3)\n---------------\nodd\n"
+         b"---------------\ncs[02,04] (2)\n---------------\neven\nmore\n"), b"", 0)
 
 
 def test_gathered_blocks_ordered_by_return_code_first(clush):
@@ -372,8 +372,8 @@ def test_hostfile(clush):
 
 def test_pick(clush):
     out, err, rc = clush.run(*X("-w", "n[1-10]", "--pick", "3", "echo hi"))
-    names = set(line.split(b":")[0] for line in out.splitlines())
-    assert len(names) == 3 and names <= set(b"n%d" % i for i in range(1, 11))
+    names = {line.split(b":")[0] for line in out.splitlines()}
+    assert len(names) == 3 and names <= {b"n%d" % i for i in range(1, 11)}
     assert (err, rc) == (b"", 0)
 
 
@@ -391,8 +391,8 @@ def test_pick_verbose_prints_picked_nodes(clush):
 def test_warns_about_shell_globbing(clush):
     open(os.path.join(clush.cwd, "n1"), "w").close()
     assert clush.run(*X("-w", "n1", "echo", "ok")) == \
-        (b"n1: ok\n", b"Warning: using '-w n1' and local path 'n1' exists, was it expanded "
-                      b"by the shell?\n", 0)
+        (b"n1: ok\n", (b"Warning: using '-w n1' and local path 'n1' exists, was it "
+                       b"expanded by the shell?\n"), 0)
     assert clush.run(*X("-w", "n[1-2]", "-x", "n1", "-q", "echo", "ok")) == (b"n2: ok\n", b"", 0)
 
 
@@ -418,8 +418,8 @@ def test_conf_option_and_confdir(clush):
 
 def test_verbose_run_mode_messages(clush):
     assert clush.run(*X("-w", "n1", "-v", "-m", "quiet", "exit 3")) == \
-        (b"[quiet] run mode activated\n[quiet] command prefix: ['echo', 'prefixed']\n"
-         b"n1: prefixed exit 3\n", b"", 0)
+        ((b"[quiet] run mode activated\n[quiet] command prefix: ['echo', 'prefixed']\n"
+          b"n1: prefixed exit 3\n"), b"", 0)
     assert clush.run(*X("-w", "n1", "-O", "command_prefix=echo", "-v", "foobar")) == \
         (b"[None] command prefix: ['echo']\nn1: foobar\n", b"", 0)
 
@@ -508,8 +508,8 @@ def test_progress_line_with_write_rate(clush):
 def test_outdir_errdir(clush):
     outdir = os.path.join(clush.base, "out")
     errdir = os.path.join(clush.base, "err")
-    out, err, rc = clush.run(*X("-w", "n[1-2]", "--outdir", outdir, "--errdir", errdir,
-                                "echo o%n; echo e%n >&2"))
+    out, err, _ = clush.run(*X("-w", "n[1-2]", "--outdir", outdir, "--errdir", errdir,
+                               "echo o%n; echo e%n >&2"))
     assert sorted_lines(out) == [b"n1: o0\n", b"n2: o1\n"]
     assert sorted_lines(err) == [b"n1: e0\n", b"n2: e1\n"]
     for folder, text in ((outdir, "o"), (errdir, "e")):
@@ -710,6 +710,20 @@ def test_addition_option_errors(clush, args, err):
 
 # --- signals (not on a terminal: ClusterShell's single Ctrl-C) ------------------
 
+def wait_for_pids(path, count, timeout=20.0):
+    """Wait until the file `path` lists `count` pids; return them."""
+    deadline = time.monotonic() + timeout
+    pids = []
+    while len(pids) < count and time.monotonic() < deadline:
+        time.sleep(0.02)
+        try:
+            with open(path) as fh:
+                pids = [int(pid) for pid in fh.read().split()]
+        except OSError:
+            pass
+    return pids
+
+
 def wait_gone(pids, timeout=5.0):
     deadline = time.monotonic() + timeout
     left = set(pids)
@@ -731,18 +745,13 @@ def test_sigint_aborts_and_kills_the_commands(clush, gather):
     proc = clush.popen(*X("-w", "n[1-3]", "-q", "--nostdin") + gather +
                        ("echo $$ >> %s; echo start; exec sleep 30" % pids,),
                        stdin=subprocess.DEVNULL)
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        if os.path.exists(pids) and len(open(pids).read().split()) == 3:
-            break
-        time.sleep(0.02)
+    wait_for_pids(pids, 3)
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=30)
     assert (err, proc.returncode) == (b"Keyboard interrupt.\n", 130)
     assert out == (b"" if gather else b"n1: start\nn2: start\nn3: start\n") or \
         sorted_lines(out) == [b"n1: start\n", b"n2: start\n", b"n3: start\n"]
-    with open(pids) as fh:
-        assert not wait_gone(int(pid) for pid in fh.read().split())
+    assert not wait_gone(wait_for_pids(pids, 3))
 
 
 # --- ssh, on the test sshd ----------------------------------------------------
@@ -769,8 +778,7 @@ def test_ssh_options_user_and_timeouts(ssh_clush, sshd):
     assert ssh_clush.run("-w", "node1", "-l", user, "-t", "5", "-u", "30", "-o",
                          sshd.ssh_options + " -oForwardX11=no", "id -un") == \
         (b"node1: %s\n" % user.encode(), b"", 0)
-    out, err, rc = ssh_clush.run("-w", "node1", "-o", "-oForwardX11=no", "-d", "-t", "3",
-                                 "true")
+    out, _, _ = ssh_clush.run("-w", "node1", "-o", "-oForwardX11=no", "-d", "-t", "3", "true")
     assert b"\nSSHCLIENT: ssh -oForwardX11=no -oForwardAgent=no -oForwardX11=no " \
            b"-oConnectTimeout=3 -oBatchMode=yes node1 true\n" in out
 

@@ -13,15 +13,13 @@ import pty
 import re
 import select
 import signal
-import sys
 import time
 
 import pytest
+from test_cli_clush import Clush, X, wait_for_pids, wait_gone
 
-from test_cli_clush import X, Clush, wait_gone
 
-
-class Terminal(object):
+class Terminal:
     """A clush process on a pseudo-terminal."""
 
     def __init__(self, clush, args, stdout_pipe=None):
@@ -179,8 +177,8 @@ def test_interactive_mode_needs_a_terminal_for_output(terminal):
 
 def test_nostdin_is_refused_in_interactive_mode(terminal):
     term = terminal(*X("-w", "n1", "--nostdin"))
-    assert term.finish() == (b"Usage: clush [options] command\r\n\r\n"
-                             b"clush: error: illegal option `--nostdin' in that case\r\n", 2)
+    assert term.finish() == ((b"Usage: clush [options] command\r\n\r\n"
+                              b"clush: error: illegal option `--nostdin' in that case\r\n"), 2)
 
 
 def test_enter_shows_what_runs(terminal):
@@ -217,8 +215,8 @@ def started(term, count=3):
 
 
 def pids_of(clush):
-    with open(os.path.join(clush.base, "pids")) as fh:
-        return [int(pid) for pid in fh.read().split()]
+    """The pids the three SLEEPER commands wrote."""
+    return wait_for_pids(os.path.join(clush.base, "pids"), 3)
 
 
 @pytest.mark.parametrize("nostdin", [(), ("--nostdin",)])
@@ -236,18 +234,15 @@ def test_first_ctrl_c_reports_second_aborts(terminal, clush, nostdin):
 
 def test_second_ctrl_c_prints_gathered_output_so_far(terminal, clush):
     term = terminal(*X("-w", "n[1-3]", "-b", "-q",
-                       "echo $$ >> %s/pids; echo start; exec sleep 30" % clush.base))
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline and not (
-            os.path.exists(os.path.join(clush.base, "pids")) and len(pids_of(clush)) == 3):
-        time.sleep(0.02)
+                       SLEEPER.format(pids=os.path.join(clush.base, "pids"))))
+    pids = pids_of(clush)
     term.send(b"\x03")
     term.expect(REPORT)
     term.send(b"\x03")
     assert term.finish() == (
-        b"^C---------------\r\nn[1-3]\r\n---------------\r\nstart\r\n"
-        b"Keyboard interrupt (n[1-3] did not complete).\r\n", 130)
-    assert not wait_gone(pids_of(clush))
+        (b"^C---------------\r\nn[1-3]\r\n---------------\r\nstart\r\n"
+         b"Keyboard interrupt (n[1-3] did not complete).\r\n"), 130)
+    assert not wait_gone(pids)
 
 
 def test_one_ctrl_c_lets_the_command_finish(terminal):

@@ -48,23 +48,48 @@ from os.path import abspath, dirname, exists, isdir, join
 from time import monotonic, time
 
 from clusterpy.CLI.Config import ClushConfig, ClushConfigError
-from clusterpy.CLI.Display import (Display, VERB_DEBUG, VERB_QUIET, VERB_STD,
-                                   VERB_VERB, sys_stdin, STRING_ENCODING)
+from clusterpy.CLI.Display import (
+    STRING_ENCODING,
+    VERB_DEBUG,
+    VERB_QUIET,
+    VERB_STD,
+    VERB_VERB,
+    Display,
+    sys_stdin,
+)
 from clusterpy.CLI.OptionParser import OptionParser
 from clusterpy.CLI.Utils import bufnodeset_cmpkey, human_bi_bytes_unit, parse_fold_axis
 from clusterpy.Defaults import DEFAULTS, _load_workerclass
 from clusterpy.Event import EventHandler
 from clusterpy.MsgTree import MsgTree
-from clusterpy.NodeSet import (RESOLVER_NOGROUP, NodeSet, NodeSetParseError,
-                               set_std_group_resolver_config, std_group_resolver)
+from clusterpy.NodeSet import (
+    RESOLVER_NOGROUP,
+    NodeSet,
+    NodeSetParseError,
+    set_std_group_resolver_config,
+    std_group_resolver,
+)
 from clusterpy.Task import Task, task_self
 
-__all__ = ["main", "VERB_QUIET", "VERB_STD", "VERB_VERB", "VERB_DEBUG",
-           "RESOLVER_NOGROUP", "UpdatePromptException", "StdInputHandler",
-           "OutputHandler", "DirectOutputHandler", "DirectOutputDirHandler",
-           "DirectProgressOutputHandler", "CopyOutputHandler",
-           "GatherOutputHandler", "SortedOutputHandler",
-           "LiveGatherOutputHandler", "RunTimer"]
+__all__ = [
+    "RESOLVER_NOGROUP",
+    "VERB_DEBUG",
+    "VERB_QUIET",
+    "VERB_STD",
+    "VERB_VERB",
+    "CopyOutputHandler",
+    "DirectOutputDirHandler",
+    "DirectOutputHandler",
+    "DirectProgressOutputHandler",
+    "GatherOutputHandler",
+    "LiveGatherOutputHandler",
+    "OutputHandler",
+    "RunTimer",
+    "SortedOutputHandler",
+    "StdInputHandler",
+    "UpdatePromptException",
+    "main",
+]
 
 #: the line reader of ttyloop() (tests replace it)
 raw_input = input
@@ -204,8 +229,9 @@ class DirectOutputDirHandler(DirectOutputHandler):
         self._files = {}
         for sname, folder in ((_STDOUT, display.outdir), (_STDERR, display.errdir)):
             if folder:
-                self._files[sname] = dict((node, open(join(folder, node), "w"))
-                                          for node in ns)
+                # open until ev_close()
+                self._files[sname] = {node: open(join(folder, node), "w")  # noqa: SIM115
+                                      for node in ns}
 
     def ev_read(self, worker, node, sname, msg):
         DirectOutputHandler.ev_read(self, worker, node, sname, msg)
@@ -313,7 +339,7 @@ class GatherOutputHandler(OutputHandler):
                                % (self._prog, _nodes(worker.iter_keys_timeout())))
 
 
-class _NoLiveOutput(object):
+class _NoLiveOutput:
     """For gathering handlers when standard output lines are not shown as
     they come (no -v): no ev_read, so that the worker gathers them without
     a Python call; standard error lines come through ev_error."""
@@ -486,7 +512,7 @@ class _JsonOutputHandler(OutputHandler):
                         "stdout": list(out), "stderr": list(err)})
 
 
-class _Attempts(object):
+class _Attempts:
     """The results of a command run in several attempts (--retry), seen as
     one worker: each node counts with its last attempt only."""
 
@@ -529,8 +555,7 @@ class _Attempts(object):
         for worker, final in self._parts:
             keys = final if match_keys is None else final.intersection(match_keys)
             if keys:
-                for item in worker.iter_node_buffers(keys):
-                    yield item
+                yield from worker.iter_node_buffers(keys)
 
     def iter_keys_timeout(self):
         for worker, final in self._parts:
@@ -896,7 +921,7 @@ def _prompt_command(task, display, ns, line):
     return ns, True, True
 
 
-class _PromptWaker(object):
+class _PromptWaker:
     """Wakes ttyloop() up when the command of the task thread is done (its
     handler sends SIGUSR1 to the main thread).
 
@@ -1068,7 +1093,7 @@ def _stdin_reader(port, display):
             if not buf:
                 break
             port.msg(buf)
-    except IOError as exc:
+    except OSError as exc:
         display.vprint(VERB_VERB, "stdin: %s" % exc)
     port.msg(None)
 
@@ -1125,8 +1150,8 @@ def run_command(task, cmd, ns, timeout, display, remote, trytree):
     stdin = task.default("USER_stdin_worker")
     password = task.default("USER_password_prompt")
     # tree=None rather than True: in clusterpy tree mode is never enabled
-    options = dict(timeout=timeout, remote=remote, tree=None if trytree else False,
-                   stdin=bool(stdin or password is not None))
+    options = {"timeout": timeout, "remote": remote, "tree": None if trytree else False,
+                   "stdin": bool(stdin or password is not None)}
     if ns is None:
         control = None
         worker = task.shell(cmd, handler=handler, **options)
@@ -1222,7 +1247,7 @@ def _stop_all_tasks():
     for task in tasks:
         try:
             task.abort(kill=True)
-        except Exception:  # noqa: BLE001 (exiting anyway)
+        except Exception:  # noqa: BLE001, S110 (exiting anyway: stop the others)
             pass
 
 
@@ -1237,7 +1262,7 @@ def clush_exit(status, task=None):
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()
-        except (IOError, ValueError):
+        except (OSError, ValueError):
             pass
     # no interpreter clean-up: a stdin reader thread may be blocked
     os._exit(status)
@@ -1422,7 +1447,7 @@ def main():
     debug = config.verbosity >= VERB_DEBUG
     logging.basicConfig(level=logging.DEBUG if debug else logging.CRITICAL)
     if debug:
-        logging.debug("clush: STARTING DEBUG")
+        logging.debug("clush: STARTING DEBUG")  # noqa: LOG015 (ClusterShell's output)
 
     try:
         display = Display(options, config, _color(config, options))
