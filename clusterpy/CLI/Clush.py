@@ -29,13 +29,16 @@ standard output, so that gathered lines cost no Python call at all.
 When both stdin and stdout are the foreground terminal, commands run in a
 Task of their own thread while the main thread reads lines (``ttyloop()``):
 the interactive prompt, or Enter/Ctrl-C while a command runs.  The command's
-handler wakes the main thread with SIGUSR1 when the command is done.
-Otherwise everything runs in the main thread and stdin, if it is not a
-terminal, is forwarded to every command by a reader thread through a port.
+handler wakes the main thread with SIGUSR1 when the command is done
+(_PromptWaker).  Otherwise everything runs in the main thread and stdin, if
+it is not a terminal, is forwarded to every command by a reader thread
+through a port.
 
-The additions wrap the output handler in a ``_RunControl`` that sees each
-node start and end (for the Ctrl-C report, --fail-fast and --retry) and
-hands the display handler, at the very end, a merged view of every attempt.
+Every command on nodes has its output handler wrapped in a ``_RunControl``,
+which sees each node start and end: the Ctrl-C report, --fail-fast and
+--retry live there; with retries it hands the output handler, at the very
+end, a merged view of the attempts (_Attempts).  Signal handlers only take
+note or raise; what Ctrl-C prints is printed from a loop (_Interrupt).
 Errors end up in ``clush_excepthook()``, which prints the message, stops
 whatever still runs and exits with ClusterShell's codes.
 """
