@@ -188,6 +188,7 @@ class Engine(object):
             with self._reactor_lock:
                 self._reactor = reactor
             self._fanout = None
+            self._sync_fanout()
             self._tqueue = [timer for timer in self._timers if not timer._timer_id]
             self._arm_timers()
         return self._reactor
