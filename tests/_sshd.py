@@ -1,4 +1,4 @@
-"""A private OpenSSH server for the test suite (and bench/bench_ssh.py).
+"""A private OpenSSH server for the test suite (and the ssh group of bench/).
 
 Theory of operation
 -------------------
