@@ -765,4 +765,4 @@ class RangeSet(SetAlgebra, set):
                 + self._hi.__sizeof__())
 
 
-from clusterpy._rangesetnd import RangeSetND
+from clusterpy._rangesetnd import RangeSetND  # noqa: E402

@@ -38,7 +38,7 @@ from clusterpy.MsgTree import MsgTree
 from clusterpy.NodeSet import NodeSet
 from clusterpy.Worker.EngineClient import EnginePort, EngineClientError
 from clusterpy.Worker.Popen import WorkerPopen
-from clusterpy.Worker.Worker import FANOUT_UNLIMITED
+from clusterpy.Worker.Worker import FANOUT_UNLIMITED  # noqa: F401 (public name here)
 
 
 
@@ -261,7 +261,9 @@ class Task(object):
     # topology (tree mode)
 
     def _default_tree_is_enabled(self):
-        """Tree mode is off: clusterpy runs every command directly."""
+        """Tree mode is off: clusterpy runs every command directly, as
+        ClusterShell does when no topology is configured (``tree`` options
+        are accepted and change nothing)."""
         return False
 
     def load_topology(self, topology_file):
@@ -317,7 +319,6 @@ class Task(object):
         nodes = kwargs.get("nodes")
         if nodes:
             assert kwargs.get("key") is None, "'key' argument not supported for distant command"
-            self._check_tree(kwargs.get("tree"))
             remote = kwargs.get("remote", True)
             wrkcls = self.default("distant_worker" if remote else "local_worker")
             worker = wrkcls(NodeSet(nodes), command=command, remote=remote, **opts)
@@ -331,17 +332,11 @@ class Task(object):
         self.schedule(worker)
         return worker
 
-    def _check_tree(self, tree):
-        if tree:
-            raise TaskError("tree mode required for distant shell command with unknown "
-                            "topology!")
-
     def copy(self, source, dest, nodes, **kwargs):
         """Schedule a copy of local `source` to `dest` on `nodes` (reverse:
         from the nodes) with the distant worker.  Options: handler, timeout,
         stderr, preserve, reverse, tree.  Returns the worker."""
         assert nodes is not None, "local copy not supported"
-        self._check_tree(kwargs.get("tree"))
         options = {"handler": None, "timeout": None, "preserve": None, "reverse": False}
         options.update((k, v) for k, v in kwargs.items() if k in options)
         options["stderr"] = kwargs.get("stderr", self.default("stderr"))

@@ -231,8 +231,6 @@ int cp__child_start(cp_reactor *r, cp__child *c)
             ? c->req + c->argv_len + CP__MAX(c->env_len, 0) : NULL;
         rc = cp__spawn(r->argvec, envp, cwd, c->flags, &o);
     }
-    if ((rc == -EMFILE || rc == -ENFILE) && r->nchildren > 0)
-        return rc;      /* stays pending until another child ends */
     if (!rc) {
         c->pid = o.pid;
         c->state = CP__C_RUNNING;

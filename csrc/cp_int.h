@@ -307,7 +307,6 @@ struct cp_reactor {
     int32_t ngroups;                /* array size (used or not) */
     int32_t *refill;                /* groups to refill, FIFO, room for all */
     int32_t nrefill;
-    int fd_starved;                 /* EMFILE: wait for a child to end */
 
     pid_t *orphans;                 /* aborted children not reaped yet */
     int32_t norphans, orphans_cap;
@@ -358,8 +357,8 @@ int cp__ws_write(cp_reactor *r, cp__wstream *s, cp__watch *w, int32_t id,
                  int stream);
 
 /* child.c */
-/* Start a child taken off its pending queue: 0 (START emitted), 1 (failed:
- * SPAWNERR emitted, child freed) or -EMFILE/-ENFILE (put it back). */
+/* Start a child taken off its pending queue: 0 (START emitted) or 1
+ * (failed, EMFILE included: SPAWNERR emitted, child freed). */
 int cp__child_start(cp_reactor *r, cp__child *c);
 int cp__child_event(cp_reactor *r, cp__watch *w, uint32_t ev);
 int cp__child_timer(cp_reactor *r, cp__timer *t);

@@ -12,9 +12,8 @@
  * child ends (EXIT or abort) its group goes back on r->refill, so the next
  * child starts in the same pass, with no round trip to Python.
  *
- * EMFILE/ENFILE while other children run: the request goes back to the
- * head of its queue and refill pauses (fd_starved) until a child ends and
- * gives its fds back.  With no child running, the error is a SPAWNERR.
+ * A child that cannot start (EMFILE included) gets a SPAWNERR and its place
+ * goes to the next one: the caller decides what an fd shortage means.
  */
 #include "cp_int.h"
 
@@ -56,7 +55,6 @@ void cp__group_refill_add(cp_reactor *r, int32_t g)
 void cp__group_release(cp_reactor *r, int32_t g)
 {
     r->groups[g].running--;
-    r->fd_starved = 0;
     cp__group_refill_add(r, g);
 }
 
@@ -208,26 +206,16 @@ static cp__child *child_new(const int32_t *d, const char *blob)
     return c;
 }
 
-static void pending_push(cp_reactor *r, cp__child *c, int front)
+static void pending_push(cp_reactor *r, cp__child *c)
 {
     cp__group *gr = &r->groups[c->group];
-    if (front) {
-        c->prev = NULL;
-        c->next = gr->phead;
-        if (gr->phead)
-            gr->phead->prev = c;
-        else
-            gr->ptail = c;
+    c->next = NULL;
+    c->prev = gr->ptail;
+    if (gr->ptail)
+        gr->ptail->next = c;
+    else
         gr->phead = c;
-    } else {
-        c->next = NULL;
-        c->prev = gr->ptail;
-        if (gr->ptail)
-            gr->ptail->next = c;
-        else
-            gr->phead = c;
-        gr->ptail = c;
-    }
+    gr->ptail = c;
     gr->npending++;
     r->npending++;
 }
@@ -267,7 +255,7 @@ int cp_spawn_batch(cp_reactor *r, const int32_t *desc, int32_t n,
             break;
         }
         c->id = ids_out[i] = id;
-        pending_push(r, c, 0);
+        pending_push(r, c);
     }
     if (i < n) {
         /* out of memory: undo this batch, newest first */
@@ -288,8 +276,6 @@ int cp__refill(cp_reactor *r)
 {
     int32_t i = 0;
     int rc = 0;
-    if (r->fd_starved)
-        return 0;
     for (; i < r->nrefill; i++) {
         cp__group *gr = &r->groups[r->refill[i]];
         while (gr->used && gr->phead
@@ -300,14 +286,8 @@ int cp__refill(cp_reactor *r)
             }
             cp__child *c = gr->phead;
             cp__pending_remove(r, c);
-            int st = cp__child_start(r, c);
-            if (st == 0) {
+            if (cp__child_start(r, c) == 0)
                 gr->running++;
-            } else if (st < 0) {        /* EMFILE: wait for a child to end */
-                pending_push(r, c, 1);
-                r->fd_starved = 1;
-                goto stop;
-            }
         }
         gr->queued = 0;
     }
@@ -320,7 +300,7 @@ stop:
 /* Has the refill phase something to do right now? */
 int cp__refill_ready(const cp_reactor *r)
 {
-    return r->nrefill && !r->fd_starved;
+    return r->nrefill != 0;
 }
 
 void cp__pending_drop_all(cp_reactor *r)
@@ -347,5 +327,4 @@ void cp__groups_reset(cp_reactor *r)
     }
     r->ngroups_live = 0;
     r->nrefill = 0;
-    r->fd_starved = 0;
 }

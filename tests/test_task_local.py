@@ -9,7 +9,7 @@ import warnings
 import pytest
 
 from clusterpy.Event import EventHandler
-from clusterpy.Task import Task, TaskError, TimeoutError, task_self
+from clusterpy.Task import TimeoutError, task_self
 from clusterpy.Worker.Exec import ExecWorker
 from clusterpy.Worker.Popen import WorkerPopen
 from clusterpy.Worker.Worker import FANOUT_UNLIMITED, WorkerError
@@ -133,7 +133,7 @@ def test_hosts_placeholder_runs_once(task):
 
 def test_bad_placeholder(task):
     with pytest.raises(WorkerError):
-        worker = task.shell("echo %z", nodes="a", remote=False)
+        task.shell("echo %z", nodes="a", remote=False)
         task.run()
     task.abort()
 
@@ -461,9 +461,10 @@ def test_each_engine_runs_commands(engine):
     assert results == {"engine": engine, "out": [b"n1", b"n2", b"n3"]}
 
 
-def test_tree_mode_refused(task):
-    with pytest.raises(TaskError):
-        task.shell("true", nodes="n1", tree=True)
+def test_tree_option_runs_directly_without_topology(task):
+    worker = task.shell("echo %h", nodes="n1", tree=True, remote=False)
+    task.run()
+    assert worker.node_buffer("n1") == b"n1"
 
 
 def test_popen_needs_a_command():
@@ -530,3 +531,86 @@ def test_clear_removes_every_client_even_if_a_handler_raises(task):
         pass
     assert time.monotonic() - t0 < 10
     assert not task._engine._clients
+
+
+def test_fanout_change_during_run_applies_to_waiting_nodes(task):
+    class Count(EventHandler):
+        running = 0
+        most_after = 0
+        changed = False
+
+        def ev_pickup(self, worker, node):
+            Count.running += 1
+            if Count.changed:
+                Count.most_after = max(Count.most_after, Count.running)
+
+        def ev_hup(self, worker, node, rc):
+            Count.running -= 1
+
+    class Shrink(EventHandler):
+        def ev_timer(self, timer):
+            task.set_info("fanout", 1)
+            Count.changed = True
+
+    task.set_info("fanout", 4)
+    task.shell("sleep 0.2", nodes="n[1-12]", handler=Count(), remote=False)
+    task.timer(0.1, handler=Shrink())
+    task.run()
+    # the 4 first ones were running at the change; every node started after
+    # it ran alone
+    assert Count.changed and Count.most_after == 1
+    assert task.max_retcode() == 0
+
+
+def test_out_of_fds_raises_and_leaves_nothing(task):
+    import errno
+    import resource
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    used = len(os.listdir("/proc/self/fd"))
+    task.set_info("fanout", 1000)
+    for _ in range(100):
+        task.shell("sleep 0.2")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (used + 40, hard))
+    try:
+        with pytest.raises(OSError) as exc:
+            task.run()
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    assert exc.value.errno == errno.EMFILE
+    assert not task._engine._clients
+
+
+def test_signals_wake_the_reactor_during_a_run(task):
+    seen = []
+
+    class Peek(EventHandler):
+        def ev_timer(self, timer):
+            fd = signal.set_wakeup_fd(-1)
+            signal.set_wakeup_fd(fd)
+            seen.append(fd)
+
+    before = signal.set_wakeup_fd(-1)
+    signal.set_wakeup_fd(before)
+    task.timer(0.01, handler=Peek())
+    task.run()
+    after = signal.set_wakeup_fd(-1)
+    signal.set_wakeup_fd(after)
+    assert seen and seen[0] != -1 and seen[0] != before
+    assert after == before
+
+
+def test_signal_handler_runs_while_the_loop_waits(task):
+    fired = []
+
+    def on_alarm(signum, frame):
+        fired.append(time.monotonic())
+
+    previous = signal.signal(signal.SIGALRM, on_alarm)
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 0.05, 0.05)
+        task.shell("sleep 0.5")
+        task.run()
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    assert len(fired) >= 5

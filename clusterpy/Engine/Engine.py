@@ -25,6 +25,8 @@ entry is ``_wake()`` (ports), guarded by a lock against the reactor closing.
 """
 
 import logging
+import os
+import signal
 import threading
 import traceback
 from time import monotonic
@@ -140,6 +142,20 @@ class EngineTimer(EngineBaseTimer):
         self.eh.ev_timer(self)
 
 
+class _SignalPipe(object):
+    """Records of the signal wake-up pipe: the wait ended, nothing to do
+    (Python runs the signal handlers when the poll returns)."""
+
+    def _cp_data(self, stream, data):
+        pass
+
+    def _cp_eof(self, stream):
+        pass
+
+
+_SIGNAL_PIPE = _SignalPipe()
+
+
 class Engine(object):
     """The event loop of a Task (see the module documentation)."""
 
@@ -172,6 +188,7 @@ class Engine(object):
             with self._reactor_lock:
                 self._reactor = reactor
             self._fanout = None
+            self._sync_fanout()
             self._tqueue = [timer for timer in self._timers if not timer._timer_id]
             self._arm_timers()
         return self._reactor
@@ -280,10 +297,7 @@ class Engine(object):
         process clients, stream registration for the others."""
         queued, self._queued = self._queued, []
         reactor = self._reactor
-        fanout = self.info.get("fanout", 64)
-        if fanout != self._fanout:
-            reactor.set_fanout(fanout if fanout > 0 else 0)
-            self._fanout = fanout
+        self._sync_fanout()
         requests = []
         spawning = []
         for client in queued:
@@ -305,6 +319,14 @@ class Engine(object):
                 register[cid] = client
                 if client._wqueue or client._weof:
                     client._cp_flush_writes(reactor)
+
+    def _sync_fanout(self):
+        """Give the task's fanout (info "fanout", which may change at any
+        time) to the reactor's default group."""
+        fanout = self.info.get("fanout", 64)
+        if fanout != self._fanout:
+            self._reactor.set_fanout(fanout if fanout > 0 else 0)
+            self._fanout = fanout
 
     def _end_client(self, client, abort, did_timeout):
         """Finish a client: release what the reactor holds for it, update
@@ -477,9 +499,11 @@ class Engine(object):
         left, or `timeout` seconds (if > 0) elapsed."""
         if self.running:
             raise EngineAlreadyRunningError()
+        signals = None
         try:
             self.running = True
             self._ensure_reactor()
+            signals = self._watch_signals()
             self.start_ports()
             self.snoop_ports()
             self.start_clients()
@@ -496,11 +520,39 @@ class Engine(object):
                 raise
             raise
         finally:
+            if signals is not None:
+                self._unwatch_signals(*signals)
             self._clear_timers()
             self.running = False
             self._exited = True
             if not self._ids and not self._queued:
                 self._close_reactor()
+
+    def _watch_signals(self):
+        """In the main thread, let a signal end the reactor's wait at once,
+        wherever C is when it arrives: Python writes the signal number to a
+        pipe (signal.set_wakeup_fd) that the reactor reads, so its handler
+        runs without waiting for the next event.  Returns what
+        _unwatch_signals() needs, or None."""
+        if threading.current_thread() is not threading.main_thread():
+            return None
+        rfd, wfd = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        try:
+            previous = signal.set_wakeup_fd(wfd, warn_on_full_buffer=False)
+        except ValueError:
+            os.close(rfd)
+            os.close(wfd)
+            return None
+        sid = self._reactor.fd_add(rfd, _r.CP_FD_READ | _r.CP_FD_RAW)
+        self._ids[sid] = _SIGNAL_PIPE
+        return rfd, wfd, previous, sid
+
+    def _unwatch_signals(self, rfd, wfd, previous, sid):
+        signal.set_wakeup_fd(previous)
+        if self._ids.pop(sid, None) is not None and self._reactor is not None:
+            self._reactor.fd_remove(sid)
+        os.close(rfd)
+        os.close(wfd)
 
     def runloop(self, timeout) -> None:
         """The loop itself (see the module documentation)."""
@@ -519,6 +571,8 @@ class Engine(object):
                 self._start_queued()
             if self._tqueue:
                 self._arm_timers()
+            if self.info.get("fanout", 64) != self._fanout:
+                self._sync_fanout()
             if deadline is None:
                 wait = None
             else:

@@ -12,6 +12,7 @@ demand for the few callers that look at it.  Writes given before the child
 is handed to the reactor are queued here, then passed on.
 """
 
+import errno
 import logging
 import os
 import queue
@@ -381,6 +382,9 @@ class _ProcessClient(EngineClient):
             LOGGER.warning("%r: %s", self, OSError(err, os.strerror(err)))
 
     def _cp_exited(self, status, spawn_error):
+        if spawn_error and status in (errno.EMFILE, errno.ENFILE):
+            # out of fds: the run stops with the error, as in ClusterShell
+            raise OSError(status, os.strerror(status))
         if spawn_error:
             # as a failed exec in a forked child would: pickup, then rc 255
             LOGGER.warning("%s: cannot execute %s: %s", self.key, self._argv0(),

@@ -17,7 +17,8 @@ import warnings
 import weakref
 from inspect import getfullargspec
 
-from clusterpy.Engine.Engine import FANOUT_DEFAULT, FANOUT_UNLIMITED
+from clusterpy.Engine.Engine import FANOUT_DEFAULT
+from clusterpy.Engine.Engine import FANOUT_UNLIMITED  # noqa: F401 (public name here)
 from clusterpy.Event import EventHandler
 from clusterpy.Worker.EngineClient import EngineClient, EngineClientStreamDict
 from clusterpy import _reactor as _r
