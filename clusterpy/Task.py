@@ -21,10 +21,8 @@ Methods other threads may call: ``abort()``, ``suspend()``, ``resume()``,
 thread through its dispatch port when called from elsewhere.
 """
 
-import socket
 import sys
 import threading
-import traceback
 from operator import itemgetter
 from time import sleep
 
@@ -63,6 +61,7 @@ class TaskMsgTreeError(TaskError):
 
 
 def _getshorthostname():
+    import socket       # rarely needed: kept out of the import time
     return socket.gethostname().split(".")[0]
 
 
@@ -226,6 +225,7 @@ class Task(object):
     def default_excepthook(self, exc_type, exc_value, tb):
         """Report an exception of the task's thread on stderr."""
         sys.stderr.write("Exception in thread %s:\n" % self.thread)
+        import traceback    # only on errors: kept out of the import time
         traceback.print_exception(exc_type, exc_value, tb, file=sys.stderr)
 
     _excepthook = default_excepthook
