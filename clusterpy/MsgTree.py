@@ -153,12 +153,17 @@ class MsgTree(object):
         self._keys = {}       # key -> list of chunks (flat modes) or elem (trace)
         self._elems = {}      # message content -> MsgTreeElem, as of last walk
         self._interned = {}   # sealed message -> itself
+        # groups of the last walk, valid while no key is added or removed and
+        # no part is appended (the total number of parts is then unchanged)
+        self._walked = None
+        self._walked_parts = 0
         self._root = MsgTreeElem(trace=True) if mode == MODE_TRACE else None
 
     def clear(self) -> None:
         """Remove every key and message."""
         self._keys.clear()
         self._elems = {}
+        self._walked = None
         self._interned = {}
         if self.mode == MODE_TRACE:
             self._root = MsgTreeElem(trace=True)
@@ -170,11 +175,23 @@ class MsgTree(object):
 
     def add(self, key, msgline: bytes) -> None:
         """Append line `msgline` (bytes) to the message of `key`."""
+        try:
+            parts = self._keys[key]
+        except KeyError:
+            parts = None
+        # fast path: a known key of a flat mode, a line without b"\n"
+        # (`10 in` is a memchr; `b"\n" in` is several times slower)
+        if type(parts) is list and 10 not in msgline:
+            parts.append(msgline)
+        else:
+            self._add(key, msgline, parts)
+
+    def _add(self, key, msgline, parts) -> None:
+        self._walked = None
         if self._root is not None:
-            elem = self._keys.get(key, self._root)
+            elem = self._root if parts is None else parts
             self._keys[key] = elem.append(msgline, key)
             return
-        parts = self._keys.get(key)
         if _NL in msgline:
             if parts is None:
                 self._keys[key] = _Lines((msgline,))
@@ -195,6 +212,7 @@ class MsgTree(object):
         parts = self._keys.get(key)
         if parts is None:
             self._keys[key] = [msgline]
+            self._walked = None
         else:
             parts.append(msgline)
 
@@ -209,6 +227,7 @@ class MsgTree(object):
         parts = self._keys.get(key)
         if parts is None:
             self._keys[key] = [chunk]
+            self._walked = None
         elif type(parts) is _Lines:
             parts.extend(chunk.split(_NL))
         else:
@@ -221,6 +240,7 @@ class MsgTree(object):
         if parts is None or self._root is not None or type(parts) is _Lines:
             return
         msg = parts[0] if len(parts) == 1 else _NL.join(parts)
+        self._walked = None
         parts[:] = (self._interned.setdefault(msg, msg),)
 
     # reading
@@ -233,6 +253,7 @@ class MsgTree(object):
             return tuple(parts)
         if len(parts) > 1:
             parts[:] = (_NL.join(parts),)
+            self._walked = None
         return parts[0]
 
     def _elem(self, content, cache):
@@ -290,17 +311,55 @@ class MsgTree(object):
                 if elem.keys:
                     groups.append((elem, list(elem.keys)))
             return groups
-        by_content = {}
-        for key in self._keys:
-            content = self._content(key)
-            keys = by_content.get(content)
+        walked = self._walked
+        if walked is not None and sum(map(len, self._keys.values())) == self._walked_parts:
+            return walked
+        self._walked = None
+        # Group keys by their parts first: a tuple of parts hashes its items
+        # (each hash computed once per bytes object) and is cheap to build,
+        # while joining and hashing every key's whole message is not.  Only
+        # one key per distinct parts is then joined; keys whose parts differ
+        # but whose message is the same (other chunking) are merged after.
+        by_parts = {}
+        for key, parts in self._keys.items():
+            if type(parts) is _Lines:
+                sig = (None, tuple(parts))   # never equal to a tuple of chunks
+            elif len(parts) == 1:
+                sig = parts[0]
+            else:
+                sig = tuple(parts)
+            keys = by_parts.get(sig)
             if keys is None:
-                by_content[content] = [key]
+                by_parts[sig] = [key]
             else:
                 keys.append(key)
+        by_content = {}
+        merged = False
+        for sig, keys in by_parts.items():
+            if type(sig) is bytes:
+                content = sig
+            elif sig[0] is None:
+                content = sig[1]
+            else:
+                # compact: every key of this group now shares one bytes
+                content = _NL.join(sig)
+                key_parts = self._keys
+                for key in keys:
+                    key_parts[key][:] = (content,)
+            group = by_content.get(content)
+            if group is None:
+                by_content[content] = keys
+            else:
+                group.extend(keys)
+                merged = True
+        if merged:
+            # keep every group's keys in key order: regroup, now compacted
+            return self._groups()
         cache = {}
         groups = [(self._elem(content, cache), keys) for content, keys in by_content.items()]
         self._elems = cache
+        self._walked = groups
+        self._walked_parts = sum(map(len, self._keys.values()))
         return groups
 
     def walk(self, match: Optional[Callable] = None,
@@ -316,6 +375,8 @@ class MsgTree(object):
                     continue
             if mapper is not None:
                 keys = [mapper(key) for key in keys]
+            elif match is None:
+                keys = list(keys)   # the caller's own list (groups are kept)
             yield elem, keys
 
     def walk_trace(self, match: Optional[Callable] = None,
@@ -351,6 +412,7 @@ class MsgTree(object):
                     elem.keys -= gone
         for key in doomed:
             del self._keys[key]
+        self._walked = None
         if doomed and self._root is None:
             self._interned = {}
 
