@@ -141,6 +141,71 @@ class _Lines(list):
     __slots__ = ()
 
 
+class _ByContent(object):
+    """Keys grouped by content (bytes, or a tuple of lines), groups in the
+    order they were first seen.
+
+    Small contents group in a dict.  Hashing reads every byte, so a big
+    content is first bucketed by its length and a few samples of it, then
+    compared with ==, which stops at the first difference (and at once for
+    the same object).  A bucket holding many different contents (samples
+    that say little) goes back to hashing for its newcomers, so a content
+    is compared with at most _BUCKET_MAX others.
+    """
+
+    __slots__ = ("groups", "_small", "_big")
+
+    def __init__(self):
+        self.groups = []    # [(content, keys)]
+        self._small = {}    # content -> (content, keys)
+        self._big = {}      # sample -> [(content, keys)]
+
+    def add(self, content, keys):
+        """Add keys having content; the equal content of the group they
+        joined, or None for a new group."""
+        size = len(content)
+        if type(content) is bytes and size > _BIG:
+            mid = size >> 1
+            sample = (size, content[:_SAMPLE], content[mid:mid + _SAMPLE],
+                      content[-_SAMPLE:])
+            bucket = self._big.get(sample)
+            if bucket is None:
+                self._big[sample] = [(content, keys)]
+            elif bucket:
+                for other, group in bucket:
+                    if other == content:
+                        group.extend(keys)
+                        return other
+                if len(bucket) < _BUCKET_MAX:
+                    bucket.append((content, keys))
+                else:
+                    # overflow: this bucket's contents are hashed from now on
+                    for other, group in bucket:
+                        self._small[other] = (other, group)
+                    bucket.clear()
+                    return self._add_small(content, keys)
+            else:
+                return self._add_small(content, keys)
+            self.groups.append((content, keys))
+            return None
+        return self._add_small(content, keys)
+
+    def _add_small(self, content, keys):
+        group = self._small.get(content)
+        if group is None:
+            self._small[content] = (content, keys)
+            self.groups.append((content, keys))
+            return None
+        group[1].extend(keys)
+        return group[0]
+
+
+_SMALL = 1024          # parts up to this size are hashed to group keys
+_BIG = 1 << 16          # contents above this many bytes are not hashed...
+_SAMPLE = 256           # ...but bucketed by three samples of this size
+_BUCKET_MAX = 8
+
+
 class MsgTree(object):
     """Messages by key, grouped by identical content (see module doc).
 
@@ -257,16 +322,20 @@ class MsgTree(object):
         return parts[0]
 
     def _elem(self, content, cache):
-        elem = cache.get(content)
-        if elem is None:
-            elem = self._elems.get(content)
-            if elem is None:
+        # bytes contents by identity (a big one is not hashed again; keys of
+        # one message share one object once walked), and the entry keeps the
+        # object alive so that its id stays its own
+        ckey = id(content) if type(content) is bytes else content
+        entry = cache.get(ckey)
+        if entry is None or entry[0] is not content:
+            entry = self._elems.get(ckey)
+            if entry is None or entry[0] is not content:
                 if type(content) is tuple:
-                    elem = MsgTreeElem._whole(content)
+                    entry = (content, MsgTreeElem._whole(content))
                 else:
-                    elem = MsgTreeElem._whole(None, content)
-            cache[content] = elem
-        return elem
+                    entry = (content, MsgTreeElem._whole(None, content))
+            cache[ckey] = entry
+        return entry[1]
 
     def get(self, key, default=None) -> Optional[MsgTreeElem]:
         """The message element of `key`, or `default`."""
@@ -315,48 +384,49 @@ class MsgTree(object):
         if walked is not None and sum(map(len, self._keys.values())) == self._walked_parts:
             return walked
         self._walked = None
-        # Group keys by their parts first: a tuple of parts hashes its items
-        # (each hash computed once per bytes object) and is cheap to build,
-        # while joining and hashing every key's whole message is not.  Only
-        # one key per distinct parts is then joined; keys whose parts differ
-        # but whose message is the same (other chunking) are merged after.
+        # Group keys by the identity of their parts first (keys fed the same
+        # line objects by add()), so that each distinct list of parts is
+        # joined once; keys whose parts differ but whose message is the same
+        # (other objects, other chunking) are merged by content after.
         by_parts = {}
         for key, parts in self._keys.items():
             if type(parts) is _Lines:
-                sig = (None, tuple(parts))   # never equal to a tuple of chunks
+                sig = (None, tuple(parts))   # never equal to a tuple of ids
             elif len(parts) == 1:
-                sig = parts[0]
+                sig = id(parts[0])           # parts live as long as the walk
+            elif len(parts[0]) <= _SMALL:
+                sig = tuple(parts)           # hashes each part once, if small
             else:
-                sig = tuple(parts)
+                sig = tuple(map(id, parts))
             keys = by_parts.get(sig)
             if keys is None:
                 by_parts[sig] = [key]
             else:
                 keys.append(key)
-        by_content = {}
+        by_content = _ByContent()
         merged = False
+        key_parts = self._keys
         for sig, keys in by_parts.items():
-            if type(sig) is bytes:
-                content = sig
+            if type(sig) is int:
+                content = key_parts[keys[0]][0]
             elif sig[0] is None:
                 content = sig[1]
             else:
                 # compact: every key of this group now shares one bytes
-                content = _NL.join(sig)
-                key_parts = self._keys
+                content = _NL.join(key_parts[keys[0]])
                 for key in keys:
                     key_parts[key][:] = (content,)
-            group = by_content.get(content)
-            if group is None:
-                by_content[content] = keys
-            else:
-                group.extend(keys)
+            other = by_content.add(content, keys)
+            if other is not None and type(other) is bytes:
+                # the same message as keys seen before: share their object
                 merged = True
+                for key in keys:
+                    key_parts[key][:] = (other,)
         if merged:
             # keep every group's keys in key order: regroup, now compacted
             return self._groups()
         cache = {}
-        groups = [(self._elem(content, cache), keys) for content, keys in by_content.items()]
+        groups = [(self._elem(content, cache), keys) for content, keys in by_content.groups]
         self._elems = cache
         self._walked = groups
         self._walked_parts = sum(map(len, self._keys.values()))

@@ -165,3 +165,29 @@ def test_same_message_other_chunking_groups_in_key_order():
     assert [(bytes(elem), keys) for elem, keys in tree.walk()] == [(b"x\ny", ["a", "b", "c"])]
     assert [(bytes(elem), keys) for elem, keys in tree.walk()] == [(b"x\ny", ["a", "b", "c"])]
 
+
+
+def test_big_messages_group_by_exact_content():
+    """Big messages are bucketed by samples, then compared whole."""
+    big = b"x" * 300000
+    tree = MsgTree()
+    # same content, other objects and other chunkings
+    tree._add_chunk("a", big + b"\n" + big)
+    tree._add_chunk("b", bytes(big))
+    tree._add_chunk("b", bytes(big))
+    tree._add_chunk("c", big[:-1] + b"y\n" + big)
+    # many messages with the same samples but different middles: a bucket
+    # overflows to hashing and still groups equal contents
+    for i in range(20):
+        body = big[:1000] + b"%06d" % (i % 12) + big[1006:]
+        tree._add_chunk("m%d" % i, body)
+    groups_ = [(bytes(elem), sorted(keys)) for elem, keys in tree.walk()]
+    assert (big + b"\n" + big, ["a", "b"]) in groups_
+    assert (big[:-1] + b"y\n" + big, ["c"]) in groups_
+    for i in range(12):
+        body = big[:1000] + b"%06d" % i + big[1006:]
+        expect = sorted("m%d" % j for j in range(20) if j % 12 == i)
+        assert (body, expect) in groups_
+    assert len(groups_) == 14
+    assert [len(keys) for _, keys in tree.walk()] == [len(keys) for _, keys in groups_]
+    assert list(tree.get("b").lines()) == [big, big]
