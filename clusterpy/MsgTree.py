@@ -367,19 +367,20 @@ class MsgTree(object):
             if match is None or match(key):
                 yield (key if mapper is None else mapper(key)), self.get(key)
 
+    def _trace_elems(self):
+        """Every element of the trace mode tree, depth first."""
+        stack = [self._root]
+        while stack:
+            elem = stack.pop()
+            if elem.children:
+                stack.extend(elem.children.values())
+            yield elem
+
     def _groups(self) -> List:
         """[(distinct message element, keys having it)], in key order (trace
         mode: every element some key went through, depth first)."""
         if self._root is not None:
-            groups = []
-            stack = [self._root]
-            while stack:
-                elem = stack.pop()
-                if elem.children:
-                    stack.extend(elem.children.values())
-                if elem.keys:
-                    groups.append((elem, list(elem.keys)))
-            return groups
+            return [(elem, list(elem.keys)) for elem in self._trace_elems() if elem.keys]
         walked = self._walked
         if walked is not None and sum(map(len, self._keys.values())) == self._walked_parts:
             return walked
@@ -473,11 +474,7 @@ class MsgTree(object):
         doomed = [key for key in self._keys if match is None or match(key)]
         if self._root is not None:
             gone = set(doomed)
-            stack = [self._root]
-            while stack:
-                elem = stack.pop()
-                if elem.children:
-                    stack.extend(elem.children.values())
+            for elem in self._trace_elems():
                 if elem.keys:
                     elem.keys -= gone
         for key in doomed:
