@@ -141,6 +141,71 @@ class _Lines(list):
     __slots__ = ()
 
 
+class _ByContent(object):
+    """Keys grouped by content (bytes, or a tuple of lines), groups in the
+    order they were first seen.
+
+    Small contents group in a dict.  Hashing reads every byte, so a big
+    content is first bucketed by its length and a few samples of it, then
+    compared with ==, which stops at the first difference (and at once for
+    the same object).  A bucket holding many different contents (samples
+    that say little) goes back to hashing for its newcomers, so a content
+    is compared with at most _BUCKET_MAX others.
+    """
+
+    __slots__ = ("groups", "_small", "_big")
+
+    def __init__(self):
+        self.groups = []    # [(content, keys)]
+        self._small = {}    # content -> (content, keys)
+        self._big = {}      # sample -> [(content, keys)]
+
+    def add(self, content, keys):
+        """Add keys having content; the equal content of the group they
+        joined, or None for a new group."""
+        size = len(content)
+        if type(content) is bytes and size > _BIG:
+            mid = size >> 1
+            sample = (size, content[:_SAMPLE], content[mid:mid + _SAMPLE],
+                      content[-_SAMPLE:])
+            bucket = self._big.get(sample)
+            if bucket is None:
+                self._big[sample] = [(content, keys)]
+            elif bucket:
+                for other, group in bucket:
+                    if other == content:
+                        group.extend(keys)
+                        return other
+                if len(bucket) < _BUCKET_MAX:
+                    bucket.append((content, keys))
+                else:
+                    # overflow: this bucket's contents are hashed from now on
+                    for other, group in bucket:
+                        self._small[other] = (other, group)
+                    bucket.clear()
+                    return self._add_small(content, keys)
+            else:
+                return self._add_small(content, keys)
+            self.groups.append((content, keys))
+            return None
+        return self._add_small(content, keys)
+
+    def _add_small(self, content, keys):
+        group = self._small.get(content)
+        if group is None:
+            self._small[content] = (content, keys)
+            self.groups.append((content, keys))
+            return None
+        group[1].extend(keys)
+        return group[0]
+
+
+_SMALL = 1024          # parts up to this size are hashed to group keys
+_BIG = 1 << 16          # contents above this many bytes are not hashed...
+_SAMPLE = 256           # ...but bucketed by three samples of this size
+_BUCKET_MAX = 8
+
+
 class MsgTree(object):
     """Messages by key, grouped by identical content (see module doc).
 
@@ -153,12 +218,17 @@ class MsgTree(object):
         self._keys = {}       # key -> list of chunks (flat modes) or elem (trace)
         self._elems = {}      # message content -> MsgTreeElem, as of last walk
         self._interned = {}   # sealed message -> itself
+        # groups of the last walk, valid while no key is added or removed and
+        # no part is appended (the total number of parts is then unchanged)
+        self._walked = None
+        self._walked_parts = 0
         self._root = MsgTreeElem(trace=True) if mode == MODE_TRACE else None
 
     def clear(self) -> None:
         """Remove every key and message."""
         self._keys.clear()
         self._elems = {}
+        self._walked = None
         self._interned = {}
         if self.mode == MODE_TRACE:
             self._root = MsgTreeElem(trace=True)
@@ -170,11 +240,23 @@ class MsgTree(object):
 
     def add(self, key, msgline: bytes) -> None:
         """Append line `msgline` (bytes) to the message of `key`."""
+        try:
+            parts = self._keys[key]
+        except KeyError:
+            parts = None
+        # fast path: a known key of a flat mode, a line without b"\n"
+        # (`10 in` is a memchr; `b"\n" in` is several times slower)
+        if type(parts) is list and 10 not in msgline:
+            parts.append(msgline)
+        else:
+            self._add(key, msgline, parts)
+
+    def _add(self, key, msgline, parts) -> None:
+        self._walked = None
         if self._root is not None:
-            elem = self._keys.get(key, self._root)
+            elem = self._root if parts is None else parts
             self._keys[key] = elem.append(msgline, key)
             return
-        parts = self._keys.get(key)
         if _NL in msgline:
             if parts is None:
                 self._keys[key] = _Lines((msgline,))
@@ -195,6 +277,7 @@ class MsgTree(object):
         parts = self._keys.get(key)
         if parts is None:
             self._keys[key] = [msgline]
+            self._walked = None
         else:
             parts.append(msgline)
 
@@ -209,6 +292,7 @@ class MsgTree(object):
         parts = self._keys.get(key)
         if parts is None:
             self._keys[key] = [chunk]
+            self._walked = None
         elif type(parts) is _Lines:
             parts.extend(chunk.split(_NL))
         else:
@@ -221,6 +305,7 @@ class MsgTree(object):
         if parts is None or self._root is not None or type(parts) is _Lines:
             return
         msg = parts[0] if len(parts) == 1 else _NL.join(parts)
+        self._walked = None
         parts[:] = (self._interned.setdefault(msg, msg),)
 
     # reading
@@ -233,19 +318,24 @@ class MsgTree(object):
             return tuple(parts)
         if len(parts) > 1:
             parts[:] = (_NL.join(parts),)
+            self._walked = None
         return parts[0]
 
     def _elem(self, content, cache):
-        elem = cache.get(content)
-        if elem is None:
-            elem = self._elems.get(content)
-            if elem is None:
+        # bytes contents by identity (a big one is not hashed again; keys of
+        # one message share one object once walked), and the entry keeps the
+        # object alive so that its id stays its own
+        ckey = id(content) if type(content) is bytes else content
+        entry = cache.get(ckey)
+        if entry is None or entry[0] is not content:
+            entry = self._elems.get(ckey)
+            if entry is None or entry[0] is not content:
                 if type(content) is tuple:
-                    elem = MsgTreeElem._whole(content)
+                    entry = (content, MsgTreeElem._whole(content))
                 else:
-                    elem = MsgTreeElem._whole(None, content)
-            cache[content] = elem
-        return elem
+                    entry = (content, MsgTreeElem._whole(None, content))
+            cache[ckey] = entry
+        return entry[1]
 
     def get(self, key, default=None) -> Optional[MsgTreeElem]:
         """The message element of `key`, or `default`."""
@@ -277,30 +367,70 @@ class MsgTree(object):
             if match is None or match(key):
                 yield (key if mapper is None else mapper(key)), self.get(key)
 
+    def _trace_elems(self):
+        """Every element of the trace mode tree, depth first."""
+        stack = [self._root]
+        while stack:
+            elem = stack.pop()
+            if elem.children:
+                stack.extend(elem.children.values())
+            yield elem
+
     def _groups(self) -> List:
         """[(distinct message element, keys having it)], in key order (trace
         mode: every element some key went through, depth first)."""
         if self._root is not None:
-            groups = []
-            stack = [self._root]
-            while stack:
-                elem = stack.pop()
-                if elem.children:
-                    stack.extend(elem.children.values())
-                if elem.keys:
-                    groups.append((elem, list(elem.keys)))
-            return groups
-        by_content = {}
-        for key in self._keys:
-            content = self._content(key)
-            keys = by_content.get(content)
+            return [(elem, list(elem.keys)) for elem in self._trace_elems() if elem.keys]
+        walked = self._walked
+        if walked is not None and sum(map(len, self._keys.values())) == self._walked_parts:
+            return walked
+        self._walked = None
+        # Group keys by the identity of their parts first (keys fed the same
+        # line objects by add()), so that each distinct list of parts is
+        # joined once; keys whose parts differ but whose message is the same
+        # (other objects, other chunking) are merged by content after.
+        by_parts = {}
+        for key, parts in self._keys.items():
+            if type(parts) is _Lines:
+                sig = (None, tuple(parts))   # never equal to a tuple of ids
+            elif len(parts) == 1:
+                sig = id(parts[0])           # parts live as long as the walk
+            elif len(parts[0]) <= _SMALL:
+                sig = tuple(parts)           # hashes each part once, if small
+            else:
+                sig = tuple(map(id, parts))
+            keys = by_parts.get(sig)
             if keys is None:
-                by_content[content] = [key]
+                by_parts[sig] = [key]
             else:
                 keys.append(key)
+        by_content = _ByContent()
+        merged = False
+        key_parts = self._keys
+        for sig, keys in by_parts.items():
+            if type(sig) is int:
+                content = key_parts[keys[0]][0]
+            elif sig[0] is None:
+                content = sig[1]
+            else:
+                # compact: every key of this group now shares one bytes
+                content = _NL.join(key_parts[keys[0]])
+                for key in keys:
+                    key_parts[key][:] = (content,)
+            other = by_content.add(content, keys)
+            if other is not None and type(other) is bytes:
+                # the same message as keys seen before: share their object
+                merged = True
+                for key in keys:
+                    key_parts[key][:] = (other,)
+        if merged:
+            # keep every group's keys in key order: regroup, now compacted
+            return self._groups()
         cache = {}
-        groups = [(self._elem(content, cache), keys) for content, keys in by_content.items()]
+        groups = [(self._elem(content, cache), keys) for content, keys in by_content.groups]
         self._elems = cache
+        self._walked = groups
+        self._walked_parts = sum(map(len, self._keys.values()))
         return groups
 
     def walk(self, match: Optional[Callable] = None,
@@ -316,6 +446,8 @@ class MsgTree(object):
                     continue
             if mapper is not None:
                 keys = [mapper(key) for key in keys]
+            elif match is None:
+                keys = list(keys)   # the caller's own list (groups are kept)
             yield elem, keys
 
     def walk_trace(self, match: Optional[Callable] = None,
@@ -342,15 +474,12 @@ class MsgTree(object):
         doomed = [key for key in self._keys if match is None or match(key)]
         if self._root is not None:
             gone = set(doomed)
-            stack = [self._root]
-            while stack:
-                elem = stack.pop()
-                if elem.children:
-                    stack.extend(elem.children.values())
+            for elem in self._trace_elems():
                 if elem.keys:
                     elem.keys -= gone
         for key in doomed:
             del self._keys[key]
+        self._walked = None
         if doomed and self._root is None:
             self._interned = {}
 

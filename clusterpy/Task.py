@@ -21,10 +21,8 @@ Methods other threads may call: ``abort()``, ``suspend()``, ``resume()``,
 thread through its dispatch port when called from elsewhere.
 """
 
-import socket
 import sys
 import threading
-import traceback
 from operator import itemgetter
 from time import sleep
 
@@ -63,6 +61,7 @@ class TaskMsgTreeError(TaskError):
 
 
 def _getshorthostname():
+    import socket       # rarely needed: kept out of the import time
     return socket.gethostname().split(".")[0]
 
 
@@ -226,6 +225,7 @@ class Task(object):
     def default_excepthook(self, exc_type, exc_value, tb):
         """Report an exception of the task's thread on stderr."""
         sys.stderr.write("Exception in thread %s:\n" % self.thread)
+        import traceback    # only on errors: kept out of the import time
         traceback.print_exception(exc_type, exc_value, tb, file=sys.stderr)
 
     _excepthook = default_excepthook
@@ -241,6 +241,7 @@ class Task(object):
 
     def _thread_start(self):
         """Body of a thread made by the task: one run per resume()."""
+        failed = False
         while not self._quit:
             self._gate.wait()
             if self._quit:
@@ -248,9 +249,11 @@ class Task(object):
             try:
                 self._resume()
             except BaseException:
-                self._quit = True
+                self._quit = failed = True
                 self.excepthook(*sys.exc_info())
-        self._terminate(kill=True)
+        # after an unhandled exception, a joiner may still read what the
+        # run gathered: it is kept (see docs/compat.md)
+        self._terminate(kill=True, keep_results=failed)
 
     def _run(self, timeout):
         if self._run_lock.locked():
@@ -483,7 +486,7 @@ class Task(object):
         else:
             self._gate.open()
 
-    def _terminate(self, kill):
+    def _terminate(self, kill, keep_results=False):
         assert self._quit
         if self._engine is None:
             return  # already fully terminated
@@ -495,7 +498,8 @@ class Task(object):
         if kill:
             engine.release()
             self._engine = None
-        self._results = _Results()
+        if not keep_results:
+            self._results = _Results()
         with self._stopped:
             self._stopped.notify_all()
         if kill:

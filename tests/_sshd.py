@@ -334,45 +334,8 @@ def only_on(server, address, command):
 
 
 def recorder():
-    """A clusterpy EventHandler keeping every event it gets, in order, in
-    its ``events`` list: ("start",), ("pickup", node), ("read", node,
-    sname, msg), ("written", node, sname, size), ("hup", node, rc),
-    ("timeout",), ("close", timedout)."""
-    from clusterpy.Event import EventHandler
-
-    class Recorder(EventHandler):
-        def __init__(self):
-            EventHandler.__init__(self)
-            self.events = []
-
-        def ev_start(self, worker):
-            self.events.append(("start",))
-
-        def ev_pickup(self, worker, node):
-            self.events.append(("pickup", node))
-
-        def ev_read(self, worker, node, sname, msg):
-            self.events.append(("read", node, sname, msg))
-
-        def ev_written(self, worker, node, sname, size):
-            self.events.append(("written", node, sname, size))
-
-        def ev_hup(self, worker, node, rc):
-            self.events.append(("hup", node, rc))
-
-        def ev_timeout(self, worker):
-            self.events.append(("timeout",))
-
-        def ev_close(self, worker, timedout):
-            self.events.append(("close", timedout))
-
-        def of(self, node):
-            """The events about `node`, in order."""
-            return [ev for ev in self.events if len(ev) > 1 and ev[1] == node]
-
-        def kinds(self):
-            return [ev[0] for ev in self.events]
-
+    """A new _events.Recorder (kept here for the distant-worker tests)."""
+    from _events import Recorder
     return Recorder()
 
 

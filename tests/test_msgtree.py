@@ -124,3 +124,70 @@ def test_elem_api():
         str(child)
     with pytest.raises(TypeError):
         hash(child)
+
+
+def test_walk_again_sees_every_change():
+    """Groups are kept between walks; any change must show in the next one."""
+    tree = build()
+    assert groups(tree) == [(b"x", ["c"]), (b"x\ny", ["a", "b"]), (b"z\ny", ["d"])]
+    first = list(tree.walk())
+    first[0][1].append("intruder")  # the caller's list, not the tree's
+    assert groups(tree) == [(b"x", ["c"]), (b"x\ny", ["a", "b"]), (b"z\ny", ["d"])]
+    tree._add_chunk("d", b"w\nv")
+    assert groups(tree) == [(b"x", ["c"]), (b"x\ny", ["a", "b"]), (b"z\ny\nw\nv", ["d"])]
+    tree.add("e", b"x")
+    assert groups(tree) == [(b"x", ["c", "e"]), (b"x\ny", ["a", "b"]),
+                            (b"z\ny\nw\nv", ["d"])]
+    # append then compact through get(): the number of parts is unchanged
+    tree.add("c", b"y")
+    assert bytes(tree.get("c")) == b"x\ny"
+    assert groups(tree) == [(b"x", ["e"]), (b"x\ny", ["a", "b", "c"]),
+                            (b"z\ny\nw\nv", ["d"])]
+    tree.remove(lambda key: key == "e")
+    tree._add_line("f", b"x")
+    assert groups(tree) == [(b"x", ["f"]), (b"x\ny", ["a", "b", "c"]),
+                            (b"z\ny\nw\nv", ["d"])]
+    tree.add("f", b"a\nb")  # a line holding b"\n" stays one line
+    assert list(tree.get("f").lines()) == [b"x", b"a\nb"]
+    assert groups(tree) == [(b"x\na\nb", ["f"]), (b"x\ny", ["a", "b", "c"]),
+                            (b"z\ny\nw\nv", ["d"])]
+    tree.clear()
+    assert groups(tree) == []
+
+
+def test_same_message_other_chunking_groups_in_key_order():
+    tree = MsgTree()
+    tree.add("a", b"x")
+    tree.add("a", b"y")
+    tree._add_chunk("b", b"x\ny")
+    tree.add("c", b"x")
+    tree.add("c", b"y")
+    assert [(bytes(elem), keys) for elem, keys in tree.walk()] == [(b"x\ny", ["a", "b", "c"])]
+    assert [(bytes(elem), keys) for elem, keys in tree.walk()] == [(b"x\ny", ["a", "b", "c"])]
+
+
+
+def test_big_messages_group_by_exact_content():
+    """Big messages are bucketed by samples, then compared whole."""
+    big = b"x" * 300000
+    tree = MsgTree()
+    # same content, other objects and other chunkings
+    tree._add_chunk("a", big + b"\n" + big)
+    tree._add_chunk("b", bytes(big))
+    tree._add_chunk("b", bytes(big))
+    tree._add_chunk("c", big[:-1] + b"y\n" + big)
+    # many messages with the same samples but different middles: a bucket
+    # overflows to hashing and still groups equal contents
+    for i in range(20):
+        body = big[:1000] + b"%06d" % (i % 12) + big[1006:]
+        tree._add_chunk("m%d" % i, body)
+    groups_ = [(bytes(elem), sorted(keys)) for elem, keys in tree.walk()]
+    assert (big + b"\n" + big, ["a", "b"]) in groups_
+    assert (big[:-1] + b"y\n" + big, ["c"]) in groups_
+    for i in range(12):
+        body = big[:1000] + b"%06d" % i + big[1006:]
+        expect = sorted("m%d" % j for j in range(20) if j % 12 == i)
+        assert (body, expect) in groups_
+    assert len(groups_) == 14
+    assert [len(keys) for _, keys in tree.walk()] == [len(keys) for _, keys in groups_]
+    assert list(tree.get("b").lines()) == [big, big]

@@ -14,6 +14,8 @@ from clusterpy.Worker.Exec import ExecWorker
 from clusterpy.Worker.Popen import WorkerPopen
 from clusterpy.Worker.Worker import FANOUT_UNLIMITED, WorkerError
 
+from _events import Recorder
+
 
 @pytest.fixture
 def task():
@@ -22,34 +24,6 @@ def task():
     yield task
     task.set_info("fanout", fanout)
     assert not task.running()
-
-
-class Recorder(EventHandler):
-    """Keeps every event, in order."""
-
-    def __init__(self):
-        self.events = []
-
-    def ev_start(self, worker):
-        self.events.append(("start",))
-
-    def ev_pickup(self, worker, node):
-        self.events.append(("pickup", node))
-
-    def ev_read(self, worker, node, sname, msg):
-        self.events.append(("read", node, sname, msg))
-
-    def ev_written(self, worker, node, sname, size):
-        self.events.append(("written", node, sname, size))
-
-    def ev_hup(self, worker, node, rc):
-        self.events.append(("hup", node, rc))
-
-    def ev_close(self, worker, timedout):
-        self.events.append(("close", timedout))
-
-    def kinds(self):
-        return [e[0] for e in self.events]
 
 
 def test_local_buffer_and_retcode(task):

@@ -118,3 +118,20 @@ def test_excepthook_of_thread_task(other_task):
     other_task.resume()
     other_task.thread.join(5)
     assert [str(e) for e in caught] == ["in thread"]
+
+
+def test_results_survive_an_unhandled_exception_in_the_thread(other_task):
+    # the thread ends at once after the exception: whatever the timing, the
+    # joiner still reads the line gathered before the handler raised
+    other_task.excepthook = lambda etype, value, tb: None
+
+    class Boom(EventHandler):
+        def ev_read(self, worker, node, sname, msg):
+            raise RuntimeError("in thread")
+
+    other_task.shell("echo kept", key="k", handler=Boom())
+    other_task.resume()
+    other_task.join()
+    other_task.thread.join(5)
+    assert not other_task.thread.is_alive()
+    assert other_task.key_buffer("k") == b"kept"

@@ -28,7 +28,6 @@ import logging
 import os
 import signal
 import threading
-import traceback
 from time import monotonic
 
 from clusterpy import _reactor as _r
@@ -515,6 +514,7 @@ class Engine(object):
             try:
                 self.clear()
             except BaseException:
+                import traceback    # only on errors: kept out of the import time
                 LOGGER.debug("error while clearing after an exception:\n%s",
                              traceback.format_exc())
                 raise

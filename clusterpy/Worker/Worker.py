@@ -15,7 +15,6 @@ import logging
 import os
 import warnings
 import weakref
-from inspect import getfullargspec
 
 from clusterpy.Engine.Engine import FANOUT_DEFAULT
 from clusterpy.Engine.Engine import FANOUT_UNLIMITED  # noqa: F401 (public name here)
@@ -28,7 +27,8 @@ LOGGER = logging.getLogger(__name__)
 
 _NL = b"\n"
 
-# positional argument count of handler functions (getfullargspec is slow)
+# positional argument count of handler functions (as getfullargspec counts
+# them: self included for methods), cached per function
 _ARGC = weakref.WeakKeyDictionary()
 
 
@@ -37,7 +37,12 @@ def _argc(method):
     try:
         return _ARGC[func]
     except (KeyError, TypeError):
-        count = len(getfullargspec(method)[0])
+        code = getattr(func, "__code__", None)
+        if code is not None:
+            count = code.co_argcount
+        else:               # another callable: rare, and inspect is slow to import
+            from inspect import getfullargspec
+            count = len(getfullargspec(method)[0])
         try:
             _ARGC[func] = count
         except TypeError:
