@@ -270,7 +270,10 @@ class Task(object):
         return False
 
     def load_topology(self, topology_file):
-        """Load a propagation topology (tree mode: see docs/compat.md)."""
+        """Set `topology` to the propagation tree of `topology_file` seen from
+        this host (short host name); TopologyError, and `topology` left as
+        it was, if the file is invalid or does not include this host. Commands
+        still run directly (tree mode: see docs/compat.md)."""
         from clusterpy.Topology import TopologyParser
         self.topology = TopologyParser(topology_file).tree(_getshorthostname())
 
