@@ -181,42 +181,38 @@ class Reactor:
             raise _closed()
         fsencode = os.fsencode
         desc = array("i")
-        parts = []
-        off = 0
+        blob = bytearray()     # grown in place: no list of parts to join
         envs = {}       # id(env) -> (env, offset, length): one copy per batch
         for argv, env, cwd, flags, group, timeout in requests:
-            data = b"\0".join([a if a.__class__ is bytes else fsencode(a)
-                               for a in argv]) + b"\0"
-            parts.append(data)
-            aoff, alen = off, len(data)
-            off += alen
+            aoff = len(blob)
+            for a in argv:
+                blob += a if a.__class__ is bytes else fsencode(a)
+                blob.append(0)
+            alen = len(blob) - aoff
             if env is None:
                 eoff, elen = 0, -1
             else:
                 cached = envs.get(id(env))
                 if cached is None:  # (holding env keeps its id unique)
-                    data = b"".join([fsencode(k) + b"=" + fsencode(v) + b"\0"
-                                     for k, v in env.items()])
-                    parts.append(data)
-                    cached = envs[id(env)] = (env, off, len(data))
-                    off += len(data)
+                    eoff = len(blob)
+                    for k, v in env.items():
+                        blob += fsencode(k) + b"=" + fsencode(v) + b"\0"
+                    cached = envs[id(env)] = (env, eoff, len(blob) - eoff)
                 _, eoff, elen = cached
             if cwd is None:
                 coff = -1
             else:
-                data = fsencode(cwd) + b"\0"
-                parts.append(data)
-                coff = off
-                off += len(data)
+                coff = len(blob)
+                blob += fsencode(cwd)
+                blob.append(0)
             desc.extend((aoff, alen, eoff, elen, coff, flags, group,
                          _ms(timeout) if timeout else 0))
         n = len(desc) // lib.CP_SQ_WORDS
         if not n:
             return []
-        blob = b"".join(parts)
         ids = ffi.new("int32_t[]", n)
         self._call(lib.cp_spawn_batch, ffi.from_buffer("int32_t[]", desc), n,
-                   blob, len(blob), ids)
+                   ffi.from_buffer(blob), len(blob), ids)
         return ffi.unpack(ids, n)
 
     def kill(self, id: int, sig: int) -> None:

@@ -22,6 +22,10 @@
  *
  * Kills go to the process group (each child leads its own), so a command's
  * own children die with it.
+ *
+ * Memory: a pending child is only its cp__child and packed request; its
+ * watches, streams and timers (cp__childio) are allocated when it starts,
+ * or earlier if Python writes to its stdin or sets a read mode.
  */
 #include "cp_int.h"
 
@@ -77,8 +81,8 @@ static int reap(cp_reactor *r, cp__child *c, int block)
     c->status = p < 0 ? 0 : decode_status(st);  /* p < 0: ECHILD */
     c->reaped = 1;
     r->nchildren--;
-    cp__watch_close(r, &c->pidw);
-    cp__heap_remove(&r->heap, &c->reap);
+    cp__watch_close(r, &c->io->pidw);
+    cp__heap_remove(&r->heap, &c->io->reap);
     return 1;
 }
 
@@ -93,20 +97,72 @@ static void kill_group(cp__child *c, int sig)
 static void close_streams(cp_reactor *r, cp__child *c)
 {
     for (int i = 0; i < 2; i++) {
-        cp__watch_close(r, &c->outw[i]);
-        cp__rs_fini(&c->out[i]);
+        cp__watch_close(r, &c->io->outw[i]);
+        cp__rs_fini(&c->io->out[i]);
     }
-    cp__watch_close(r, &c->inw);
-    cp__ws_fini(r, &c->in);
-    cp__heap_remove(&r->heap, &c->timeout);
+    cp__watch_close(r, &c->io->inw);
+    cp__ws_fini(r, &c->io->in);
+    cp__heap_remove(&r->heap, &c->io->timeout);
+}
+
+static void watch_init(cp__watch *w, int type, int sub, void *owner)
+{
+    w->fd = -1;
+    w->type = (uint8_t)type;
+    w->sub = (uint8_t)sub;
+    w->bidx = -1;
+    w->owner = owner;
+}
+
+static void timer_init(cp__timer *t, int kind, void *owner)
+{
+    t->hidx = -1;
+    t->kind = (uint8_t)kind;
+    t->owner = owner;
+}
+
+static int read_mode(int flags, int raw, int discard)
+{
+    return (flags & raw) ? CP_MODE_RAW
+         : (flags & discard) ? CP_MODE_DISCARD : CP_MODE_LINES;
+}
+
+cp__childio *cp__child_io(cp__child *c)
+{
+    if (c->io)
+        return c->io;
+    cp__childio *io = calloc(1, sizeof(*io));
+    if (!io)
+        return NULL;
+    watch_init(&io->pidw, CP__W_PIDFD, 0, c);
+    watch_init(&io->inw, CP__W_IN, 0, c);
+    watch_init(&io->outw[0], CP__W_OUT, CP_STDOUT, c);
+    watch_init(&io->outw[1], CP__W_OUT, CP_STDERR, c);
+    cp__rs_init(&io->out[0], read_mode(c->flags, CP_SPAWN_OUT_RAW,
+                                       CP_SPAWN_OUT_DISCARD));
+    cp__rs_init(&io->out[1], read_mode(c->flags, CP_SPAWN_ERR_RAW,
+                                       CP_SPAWN_ERR_DISCARD));
+    cp__ws_init(&io->in, !(c->flags & CP_SPAWN_STDIN_NULL));
+    timer_init(&io->timeout, CP__T_TIMEOUT, c);
+    timer_init(&io->reap, CP__T_REAP, c);
+    c->io = io;
+    return io;
+}
+
+void cp__child_drop_input(cp_reactor *r, cp__child *c)
+{
+    if (c->io)
+        r->queued -= cp__wq_clear(&c->io->in.q);
 }
 
 void cp__child_free(cp__child *c)
 {
-    for (int i = 0; i < 2; i++)
-        cp__rs_fini(&c->out[i]);
-    cp__wq_clear(&c->in.q);
-    free(c->req);
+    if (c->io) {
+        for (int i = 0; i < 2; i++)
+            cp__rs_fini(&c->io->out[i]);
+        cp__wq_clear(&c->io->in.q);
+        free(c->io);
+    }
     free(c);
 }
 
@@ -138,7 +194,7 @@ static void finish(cp_reactor *r, cp__child *c)
 
 static int outputs_open(const cp__child *c)
 {
-    return c->outw[0].fd >= 0 || c->outw[1].fd >= 0;
+    return c->io->outw[0].fd >= 0 || c->io->outw[1].fd >= 0;
 }
 
 /* Emit EXIT if both conditions hold; otherwise make sure reaping goes on. */
@@ -147,9 +203,9 @@ static void check_end(cp_reactor *r, cp__child *c)
     if (outputs_open(c))
         return;
     if (!c->reaped && !reap(r, c, 0)) {
-        if (c->pidw.fd < 0 && c->reap.hidx < 0) {
-            c->reap_delay_ms = CP__REAP_FIRST_MS;
-            cp__timer_arm_ms(r, &c->reap, c->reap_delay_ms);
+        if (c->io->pidw.fd < 0 && c->io->reap.hidx < 0) {
+            c->io->reap_delay_ms = CP__REAP_FIRST_MS;
+            cp__timer_arm_ms(r, &c->io->reap, c->io->reap_delay_ms);
         }
         return;
     }
@@ -185,29 +241,29 @@ static int open_watch(cp_reactor *r, cp__watch *w, int fd, uint32_t want)
 /* Register the started child's fds; -errno if the backend refused. */
 static int attach(cp_reactor *r, cp__child *c, const cp__spawn_out *o)
 {
-    int rc = open_watch(r, &c->outw[0], o->out_fd, CP__IN);
-    c->out[0].open = 1;
+    int rc = open_watch(r, &c->io->outw[0], o->out_fd, CP__IN);
+    c->io->out[0].open = 1;
     if (o->err_fd >= 0) {
-        int rc2 = open_watch(r, &c->outw[1], o->err_fd, CP__IN);
-        c->out[1].open = 1;
+        int rc2 = open_watch(r, &c->io->outw[1], o->err_fd, CP__IN);
+        c->io->out[1].open = 1;
         rc = rc ? rc : rc2;
     }
     if (o->in_fd >= 0) {
-        int busy = c->in.q.head || c->in.eof;
-        int rc2 = open_watch(r, &c->inw, o->in_fd, busy ? CP__OUT : 0);
+        int busy = c->io->in.q.head || c->io->in.eof;
+        int rc2 = open_watch(r, &c->io->inw, o->in_fd, busy ? CP__OUT : 0);
         rc = rc ? rc : rc2;
     }
     if (!r->no_pidfd) {
         int pfd = pidfd_open_(c->pid);
         if (pfd >= 0) {
-            int rc2 = open_watch(r, &c->pidw, pfd, CP__IN);
+            int rc2 = open_watch(r, &c->io->pidw, pfd, CP__IN);
             rc = rc ? rc : rc2;
         } else if (errno == ENOSYS) {
             r->no_pidfd = 1;
         }
     }
     if (c->timeout_ms > 0) {
-        int rc2 = cp__timer_arm_ms(r, &c->timeout, c->timeout_ms);
+        int rc2 = cp__timer_arm_ms(r, &c->io->timeout, c->timeout_ms);
         rc = rc ? rc : rc2;
     }
     return rc;
@@ -221,6 +277,8 @@ int cp__child_start(cp_reactor *r, cp__child *c)
     int rc = cp__grow((void **)&r->argvec, &r->argvec_cap, nargv + nenv + 2,
                       sizeof(char *));
     cp__spawn_out o = {0, -1, -1, -1};
+    if (!rc && !cp__child_io(c))
+        rc = -ENOMEM;
     if (!rc) {
         char **envp = fill_vector(r->argvec, c->req, c->argv_len);
         if (c->env_len >= 0)
@@ -239,8 +297,6 @@ int cp__child_start(cp_reactor *r, cp__child *c)
         if (r->children)
             r->children->prev = c;
         r->children = c;
-        free(c->req);
-        c->req = NULL;
         rc = attach(r, c, &o);
         if (!rc) {
             cp__emit(r, CP_EV_START, 0, c->id, c->pid, 0);
@@ -254,7 +310,7 @@ int cp__child_start(cp_reactor *r, cp__child *c)
     }
     cp__emit(r, CP_EV_SPAWNERR, 0, c->id, -rc, 0);
     cp__slot_free(&r->slots, c->id);
-    r->queued -= cp__wq_clear(&c->in.q);
+    cp__child_drop_input(r, c);
     cp__child_free(c);
     return 1;
 }
@@ -272,15 +328,15 @@ int cp__child_event(cp_reactor *r, cp__watch *w, uint32_t ev)
             check_end(r, c);
         return 0;
     case CP__W_OUT:
-        rc = cp__rs_read(r, &c->out[w->sub - 1], w, c->id, w->sub);
+        rc = cp__rs_read(r, &c->io->out[w->sub - 1], w, c->id, w->sub);
         if (rc == 1) {
             cp__watch_close(r, w);
-            cp__rs_fini(&c->out[w->sub - 1]);
+            cp__rs_fini(&c->io->out[w->sub - 1]);
             check_end(r, c);
         }
         return rc < 0 ? -1 : 0;
     case CP__W_IN:
-        rc = cp__ws_write(r, &c->in, w, c->id, CP_STDIN);
+        rc = cp__ws_write(r, &c->io->in, w, c->id, CP_STDIN);
         if (rc == 1)
             cp__watch_close(r, w);
         return rc < 0 ? -1 : 0;
@@ -298,22 +354,23 @@ int cp__child_timer(cp_reactor *r, cp__timer *t)
         if (reap(r, c, 0)) {
             check_end(r, c);
         } else {
-            c->reap_delay_ms = CP__MIN(c->reap_delay_ms * 2, CP__REAP_MAX_MS);
-            cp__timer_arm_ms(r, &c->reap, c->reap_delay_ms);
+            c->io->reap_delay_ms = CP__MIN(c->io->reap_delay_ms * 2,
+                                           CP__REAP_MAX_MS);
+            cp__timer_arm_ms(r, &c->io->reap, c->io->reap_delay_ms);
         }
         return 0;
     }
     /* timeout: kill, flush what was read, drop the rest */
     kill_group(c, SIGKILL);
     for (int i = 0; i < 2; i++) {
-        if (c->outw[i].fd >= 0) {
-            cp__rs_flush(r, &c->out[i], c->id, i + 1);
-            cp__watch_close(r, &c->outw[i]);
-            cp__rs_fini(&c->out[i]);
+        if (c->io->outw[i].fd >= 0) {
+            cp__rs_flush(r, &c->io->out[i], c->id, i + 1);
+            cp__watch_close(r, &c->io->outw[i]);
+            cp__rs_fini(&c->io->out[i]);
         }
     }
-    cp__watch_close(r, &c->inw);
-    cp__ws_fini(r, &c->in);
+    cp__watch_close(r, &c->io->inw);
+    cp__ws_fini(r, &c->io->in);
     cp__emit(r, CP_EV_TIMEOUT, 0, c->id, 0, 0);
     check_end(r, c);
     return 0;
@@ -325,8 +382,8 @@ int cp__child_timer_need(const cp_reactor *r, const cp__timer *t)
     const cp__child *c = t->owner;
     if (t->kind != CP__T_TIMEOUT || c->state != CP__C_RUNNING)
         return 0;
-    return cp__rs_flush_need(&c->out[0], r->line_max)
-         + cp__rs_flush_need(&c->out[1], r->line_max);
+    return cp__rs_flush_need(&c->io->out[0], r->line_max)
+         + cp__rs_flush_need(&c->io->out[1], r->line_max);
 }
 
 /* Wait up to ms (or forever if ms < 0) for the killed child to be reaped. */
@@ -342,8 +399,8 @@ static void reap_wait(cp_reactor *r, cp__child *c, int ms)
         int64_t left = end - cp__now_ns();
         if (left <= 0)
             return;
-        if (c->pidw.fd >= 0) {
-            struct pollfd p = {c->pidw.fd, POLLIN, 0};
+        if (c->io->pidw.fd >= 0) {
+            struct pollfd p = {c->io->pidw.fd, POLLIN, 0};
             poll(&p, 1, (int)(left / 1000000) + 1);
         } else {
             struct timespec ts = {0, (long)nap_us * 1000};
@@ -391,12 +448,12 @@ static int destroy(cp_reactor *r, cp__child *c, int wait_ms)
 {
     kill_group(c, SIGKILL);
     close_streams(r, c);
-    cp__heap_remove(&r->heap, &c->reap);
+    cp__heap_remove(&r->heap, &c->io->reap);
     reap_wait(r, c, wait_ms);
     int status = c->status;
     if (!c->reaped) {
         status = -SIGKILL;
-        cp__watch_close(r, &c->pidw);
+        cp__watch_close(r, &c->io->pidw);
         if (orphan_add(r, c->pid) < 0)
             reap(r, c, 1);          /* no memory to remember it: wait */
     }
@@ -437,7 +494,7 @@ int cp_abort(cp_reactor *r, int32_t id, int32_t *status)
     if (c->state == CP__C_PENDING) {
         cp__pending_remove(r, c);
         cp__slot_free(&r->slots, c->id);
-        r->queued -= cp__wq_clear(&c->in.q);
+        cp__child_drop_input(r, c);
         cp__child_free(c);
         st = CP_NOT_STARTED;
     } else {

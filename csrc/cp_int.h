@@ -227,16 +227,11 @@ typedef struct cp__wstream {       /* the write side of a stream */
 
 enum { CP__C_PENDING = 1, CP__C_RUNNING, CP__C_DEAD };
 
-typedef struct cp__child {
-    int32_t id;
-    uint8_t state;
-    uint8_t reaped;
-    int flags;                      /* CP_SPAWN_* */
-    int32_t group;
-    int32_t timeout_ms;
-    pid_t pid;
-    int status;                     /* exit code or -signal once reaped */
-    int reap_delay_ms;              /* waitpid backoff (no pidfd) */
+/* What a child needs once started: its watches, streams and timers.  A
+ * pending child has none of it (io == NULL) unless Python touched one of
+ * its streams first (stdin data, a read mode): tens of thousands of pending
+ * children cost only their cp__child and request. */
+typedef struct cp__childio {
     cp__watch pidw;                 /* pidfd */
     cp__watch inw;                  /* stdin pipe */
     cp__watch outw[2];              /* stdout, stderr pipes */
@@ -244,11 +239,24 @@ typedef struct cp__child {
     cp__rstream out[2];
     cp__timer timeout;
     cp__timer reap;
+    int reap_delay_ms;              /* waitpid backoff (no pidfd) */
+} cp__childio;
+
+typedef struct cp__child {
+    int32_t id;
+    uint8_t state;
+    uint8_t reaped;
+    uint8_t flags;                  /* CP_SPAWN_* (6 bits) */
+    int32_t group;
+    int32_t timeout_ms;
+    pid_t pid;
+    int status;                     /* exit code or -signal once reaped */
+    cp__childio *io;                /* NULL until needed (start at latest) */
     struct cp__child *prev, *next;      /* r->children or group pending */
     struct cp__child *dead_next;        /* graveyard */
-    /* the request, until started: argv, env, cwd packed */
-    char *req;
+    /* the request: argv, env, cwd packed (kept until the child is freed) */
     int32_t argv_len, env_len, cwd_len; /* env_len < 0: inherit */
+    char req[];
 } cp__child;
 
 typedef struct cp__ufd {
@@ -364,6 +372,10 @@ int cp__child_event(cp_reactor *r, cp__watch *w, uint32_t ev);
 int cp__child_timer(cp_reactor *r, cp__timer *t);
 int cp__child_timer_need(const cp_reactor *r, const cp__timer *t);
 void cp__child_free(cp__child *c);
+/* The child's io, allocated on first use; NULL when out of memory. */
+cp__childio *cp__child_io(cp__child *c);
+/* Drop the stdin data queued for a child never started (r->queued). */
+void cp__child_drop_input(cp_reactor *r, cp__child *c);
 void cp__children_close(cp_reactor *r);
 void cp__orphans_reap(cp_reactor *r, int block);
 

@@ -138,44 +138,17 @@ static int request_ok(cp_reactor *r, const int32_t *d, const char *blob,
     return group_get(r, d[CP_SQ_GROUP]) != NULL;
 }
 
-static int read_mode(int flags, int raw, int discard)
-{
-    return (flags & raw) ? CP_MODE_RAW
-         : (flags & discard) ? CP_MODE_DISCARD : CP_MODE_LINES;
-}
-
-static void watch_init(cp__watch *w, int type, int sub, void *owner)
-{
-    memset(w, 0, sizeof(*w));
-    w->fd = -1;
-    w->type = (uint8_t)type;
-    w->sub = (uint8_t)sub;
-    w->bidx = -1;
-    w->owner = owner;
-}
-
-static void timer_init(cp__timer *t, int kind, void *owner)
-{
-    memset(t, 0, sizeof(*t));
-    t->hidx = -1;
-    t->kind = (uint8_t)kind;
-    t->owner = owner;
-}
-
 static cp__child *child_new(const int32_t *d, const char *blob)
 {
-    cp__child *c = calloc(1, sizeof(*c));
-    if (!c)
-        return NULL;
     int32_t cwd_len = d[CP_SQ_CWD_OFF] >= 0
         ? (int32_t)strlen(blob + d[CP_SQ_CWD_OFF]) + 1 : -1;
     int32_t env_len = d[CP_SQ_ENV_LEN];
-    c->req = malloc((size_t)d[CP_SQ_ARGV_LEN] + (size_t)CP__MAX(env_len, 0)
-                    + (size_t)CP__MAX(cwd_len, 0));
-    if (!c->req) {
-        free(c);
+    cp__child *c = malloc(sizeof(*c) + (size_t)d[CP_SQ_ARGV_LEN]
+                          + (size_t)CP__MAX(env_len, 0)
+                          + (size_t)CP__MAX(cwd_len, 0));
+    if (!c)
         return NULL;
-    }
+    memset(c, 0, sizeof(*c));
     char *p = c->req;
     memcpy(p, blob + d[CP_SQ_ARGV_OFF], (size_t)d[CP_SQ_ARGV_LEN]);
     p += d[CP_SQ_ARGV_LEN];
@@ -188,21 +161,10 @@ static cp__child *child_new(const int32_t *d, const char *blob)
     c->argv_len = d[CP_SQ_ARGV_LEN];
     c->env_len = env_len;
     c->cwd_len = cwd_len;
-    c->flags = d[CP_SQ_FLAGS];
+    c->flags = (uint8_t)d[CP_SQ_FLAGS];
     c->group = d[CP_SQ_GROUP];
     c->timeout_ms = d[CP_SQ_TIMEOUT_MS];
     c->state = CP__C_PENDING;
-    watch_init(&c->pidw, CP__W_PIDFD, 0, c);
-    watch_init(&c->inw, CP__W_IN, 0, c);
-    watch_init(&c->outw[0], CP__W_OUT, CP_STDOUT, c);
-    watch_init(&c->outw[1], CP__W_OUT, CP_STDERR, c);
-    cp__rs_init(&c->out[0], read_mode(c->flags, CP_SPAWN_OUT_RAW,
-                                      CP_SPAWN_OUT_DISCARD));
-    cp__rs_init(&c->out[1], read_mode(c->flags, CP_SPAWN_ERR_RAW,
-                                      CP_SPAWN_ERR_DISCARD));
-    cp__ws_init(&c->in, !(c->flags & CP_SPAWN_STDIN_NULL));
-    timer_init(&c->timeout, CP__T_TIMEOUT, c);
-    timer_init(&c->reap, CP__T_REAP, c);
     return c;
 }
 
@@ -311,7 +273,7 @@ void cp__pending_drop_all(cp_reactor *r)
             cp__child *c = gr->phead;
             cp__pending_remove(r, c);
             cp__slot_free(&r->slots, c->id);
-            r->queued -= cp__wq_clear(&c->in.q);
+            cp__child_drop_input(r, c);
             cp__child_free(c);
         }
     }

@@ -207,22 +207,29 @@ typedef struct stream_ref {
     cp__watch *w;           /* the watch of the write side */
 } stream_ref;
 
-static int resolve(cp_reactor *r, int32_t id, int stream, stream_ref *ref)
+/* 0, or 1 for a child whose streams do not exist yet and `alloc` is 0 (the
+ * stream is valid but has nothing in it), or -errno. */
+static int resolve(cp_reactor *r, int32_t id, int stream, stream_ref *ref,
+                   int alloc)
 {
     ref->rs = NULL;
     ref->ws = NULL;
     ref->w = NULL;
     cp__child *c = cp__slot_get(&r->slots, id, CP__K_CHILD);
     if (c) {
-        if (stream == CP_STDIN) {
-            ref->ws = &c->in;
-            ref->w = &c->inw;
-        } else if (stream == CP_STDOUT
-                   || (stream == CP_STDERR
-                       && !(c->flags & CP_SPAWN_STDERR_MERGE))) {
-            ref->rs = &c->out[stream - 1];
-        } else {
+        if (stream != CP_STDIN && stream != CP_STDOUT
+            && (stream != CP_STDERR || (c->flags & CP_SPAWN_STDERR_MERGE)))
             return -EINVAL;
+        if (!c->io && !alloc)
+            return 1;
+        cp__childio *io = cp__child_io(c);
+        if (!io)
+            return -ENOMEM;
+        if (stream == CP_STDIN) {
+            ref->ws = &io->in;
+            ref->w = &io->inw;
+        } else {
+            ref->rs = &io->out[stream - 1];
         }
         return 0;
     }
@@ -253,7 +260,7 @@ static int queue(cp_reactor *r, const stream_ref *ref, cp__chunk *c)
 
 static int writable(cp_reactor *r, int32_t id, int stream, stream_ref *ref)
 {
-    int rc = resolve(r, id, stream, ref);
+    int rc = resolve(r, id, stream, ref, 1);
     if (rc < 0)
         return rc;
     if (!ref->ws)
@@ -305,7 +312,7 @@ int cp_write_many(cp_reactor *r, const int32_t *ids, int32_t n, int stream,
 int cp_write_eof(cp_reactor *r, int32_t id, int stream)
 {
     stream_ref ref;
-    int rc = resolve(r, id, stream, &ref);
+    int rc = resolve(r, id, stream, &ref, 1);
     if (rc < 0)
         return rc;
     if (!ref.ws)
@@ -323,9 +330,9 @@ int cp_stream_partial(cp_reactor *r, int32_t id, int stream, char *out,
                       int32_t cap)
 {
     stream_ref ref;
-    int rc = resolve(r, id, stream, &ref);
-    if (rc < 0)
-        return rc;
+    int rc = resolve(r, id, stream, &ref, 0);
+    if (rc)     /* 1: a pending child's stream, empty so far */
+        return rc < 0 ? rc : stream == CP_STDIN ? -EINVAL : 0;
     if (!ref.rs)
         return -EINVAL;
     cp__linebuf *lb = &ref.rs->lb;
@@ -342,7 +349,7 @@ int cp_stream_partial(cp_reactor *r, int32_t id, int stream, char *out,
 int cp_stream_mode(cp_reactor *r, int32_t id, int stream, int mode)
 {
     stream_ref ref;
-    int rc = resolve(r, id, stream, &ref);
+    int rc = resolve(r, id, stream, &ref, 1);
     if (rc < 0)
         return rc;
     if (!ref.rs)

@@ -297,27 +297,33 @@ class Engine(object):
         queued, self._queued = self._queued, []
         reactor = self._reactor
         self._sync_fanout()
-        requests = []
+        if not queued:
+            return
         spawning = []
+        ids = reactor.spawn(self._requests(queued, spawning))
+        register = self._ids
+        for client, cid in zip(spawning, ids):
+            client._cid = cid
+            client._state = _PENDING
+            register[cid] = client
+            if client._wqueue or client._weof:
+                client._cp_flush_writes(reactor)
+
+    def _requests(self, queued, spawning):
+        """The spawn requests of the queued process clients, one at a time
+        (no list of them all), each client appended to `spawning`; the
+        other clients register their streams on the way."""
         for client in queued:
             if client._state != _NEW:
                 continue
             request = client._cp_request()
             if request is None:
                 client._state = _RUNNING
-                client._cp_register(reactor, self._ids)
+                client._cp_register(self._reactor, self._ids)
                 continue
-            requests.append(request[:4] + (self._join_group(client),) + request[4:])
             spawning.append(client)
-        if requests:
-            ids = reactor.spawn(requests)
-            register = self._ids
-            for client, cid in zip(spawning, ids):
-                client._cid = cid
-                client._state = _PENDING
-                register[cid] = client
-                if client._wqueue or client._weof:
-                    client._cp_flush_writes(reactor)
+            argv, env, cwd, flags, timeout = request
+            yield argv, env, cwd, flags, self._join_group(client), timeout
 
     def _sync_fanout(self):
         """Give the task's fanout (info "fanout", which may change at any

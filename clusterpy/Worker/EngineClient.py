@@ -157,9 +157,21 @@ class EngineClient(EngineBaseTimer):
     not keep the engine running by itself.
     """
 
+    # Defaults as class attributes for what a client hardly ever changes:
+    # its own dict holds one value less for each (a pending client may be
+    # one of 100k).  Attributes the engine sets later on every client stay
+    # in __init__: on CPython 3.11 an instance created with fewer keys than
+    # it ends up with pays for a full dict.
+    interval = -1
+    autoclose = False
+    delayable = True
+
     def __init__(self, worker, key, stderr, timeout, autoclose):
-        EngineBaseTimer.__init__(self, timeout, -1, autoclose)
-        self.delayable = True
+        # EngineBaseTimer.__init__(self, timeout, -1, autoclose), storing
+        # only what differs from the class defaults
+        self.fire_delay = -1.0 if timeout is None else timeout
+        if autoclose is not False:
+            self.autoclose = autoclose
         self.worker = worker
         if key is None:
             key = id(worker)

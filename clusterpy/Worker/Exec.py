@@ -45,11 +45,14 @@ class ExecClient(_ProcessClient):
     """Runs `command` locally for `node` (a node name, or a NodeSet for a
     command using %hosts)."""
 
+    _multi = False      # key is a NodeSet (%hosts)
+
     def __init__(self, node, command, worker, stderr, timeout, autoclose=False, rank=None):
         EngineClient.__init__(self, worker, node, stderr, timeout, autoclose)
         self.rank = rank
         self.command = command
-        self._multi = isinstance(node, NodeSet)
+        if isinstance(node, NodeSet):
+            self._multi = True
 
     def _build_cmd(self):
         """(command line, extra environment or None): a str runs through the

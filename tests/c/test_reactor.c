@@ -844,6 +844,119 @@ static void test_close(void)
     end_reactor(r);
 }
 
+/* Pending children: many of them, touched before they start (stdin data,
+ * read modes, partial lines), killed, aborted and freed while pending. */
+static void test_pending(void)
+{
+    enum { NP = 3000 };
+    cp_reactor *r = new_reactor();
+    cp_group_set_fanout(r, 0, 1);
+    req first[3] = {
+        {.argv = {"true", NULL}},
+        {.argv = {"cat", NULL}},
+        {.argv = SH("echo out; echo err >&2"),
+         .flags = CP_SPAWN_OUT_DISCARD | CP_SPAWN_STDIN_NULL},
+    };
+    int32_t fid[3];
+    CHECK_EQ(spawn_n(r, first, 3, fid), 3);
+    req *q = calloc(NP, sizeof(*q));
+    for (int i = 0; i < NP; i++)
+        q[i] = (req){.argv = {"sleep", "10", NULL}, .cwd = i % 2 ? "/" : NULL,
+                     .use_env = i % 3 == 0, .env = {"A=1", NULL},
+                     .flags = i % 5 == 0 ? CP_SPAWN_STDERR_MERGE : 0};
+    int32_t *ids = calloc(NP, sizeof(*ids));
+    CHECK_EQ(spawn_n(r, q, NP, ids), NP);
+    struct cp_counters c;
+    cp_get_counters(r, &c);
+    CHECK(c.pending == NP + 3 && c.children == 0 && c.fds == 0);
+
+    /* a pending child: nothing to kill, nothing read yet, stdin open */
+    char buf[16];
+    CHECK_EQ(cp_kill(r, fid[1], SIGTERM), -ESRCH);
+    CHECK_EQ(cp_stream_partial(r, fid[1], CP_STDOUT, buf, sizeof(buf)), 0);
+    CHECK_EQ(cp_stream_partial(r, fid[1], CP_STDERR, buf, sizeof(buf)), 0);
+    CHECK_EQ(cp_stream_partial(r, fid[1], CP_STDIN, buf, sizeof(buf)),
+             -EINVAL);
+    CHECK_EQ(cp_stream_partial(r, ids[0], CP_STDERR, buf, sizeof(buf)),
+             -EINVAL);                                  /* merged */
+    CHECK_EQ(cp_stream_partial(r, ids[0], 3, buf, sizeof(buf)), -EINVAL);
+    CHECK_EQ(cp_stream_mode(r, ids[0], CP_STDERR, CP_MODE_RAW), -EINVAL);
+    CHECK_EQ(cp_write(r, fid[2], CP_STDIN, "x", 1), -EPIPE);  /* STDIN_NULL */
+    /* what a pending child is given waits for its start */
+    CHECK_EQ(cp_write(r, fid[1], CP_STDIN, "one\n", 4), 0);
+    CHECK_EQ(cp_write_many(r, fid + 1, 1, CP_STDIN, "two\n", 4), 1);
+    CHECK_EQ(cp_write_eof(r, fid[1], CP_STDIN), 0);
+    CHECK_EQ(cp_write(r, fid[1], CP_STDIN, "x", 1), -EPIPE);
+    CHECK_EQ(cp_stream_mode(r, fid[2], CP_STDOUT, CP_MODE_LINES), 0);
+    CHECK_EQ(cp_stream_mode(r, fid[2], CP_STDERR, CP_MODE_DISCARD), 0);
+    /* some of the many get stdin data, then are aborted unstarted */
+    CHECK_EQ(cp_write_many(r, ids, 10, CP_STDIN, "abc", 3), 10);
+    cp_get_counters(r, &c);
+    CHECK(c.queued == 8 + 30);
+    int32_t st = 0;
+    for (int i = 0; i < 20; i++) {
+        CHECK_EQ(cp_abort(r, ids[i], &st), 0);
+        CHECK_EQ(st, CP_NOT_STARTED);
+        CHECK_EQ(cp_abort(r, ids[i], &st), -ESTALE);
+        CHECK_EQ(cp_kill(r, ids[i], SIGTERM), -ESTALE);
+    }
+    cp_get_counters(r, &c);
+    CHECK(c.queued == 8 && c.pending == NP + 3 - 20);
+
+    recs rs = {0};
+    run_until(r, &rs, CP_EV_EXIT, 3, 5000);
+    CHECK_EQ(count_type(&rs, CP_EV_EXIT, 0), 3);
+    char *got = lines_of(&rs, fid[1], CP_STDOUT);
+    CHECK(strcmp(got, "one\ntwo\n") == 0);
+    free(got);
+    got = lines_of(&rs, fid[2], CP_STDOUT);
+    CHECK(strcmp(got, "out\n") == 0);          /* was DISCARD */
+    free(got);
+    got = lines_of(&rs, fid[2], CP_STDERR);
+    CHECK(strcmp(got, "") == 0);                /* now DISCARD */
+    free(got);
+    for (int i = 0; i < 3; i++)
+        CHECK_EQ(find(&rs, CP_EV_EXIT, fid[i])->a, 0);
+    /* the next one runs, the rest still wait */
+    run_until(r, &rs, CP_EV_START, 4, 3000);
+    CHECK(find(&rs, CP_EV_START, ids[20]) != NULL);
+    cp_get_counters(r, &c);
+    CHECK(c.children == 1 && c.pending == NP - 21 && c.queued == 0);
+    /* abort the running one: the next starts in the following pass */
+    CHECK_EQ(cp_abort(r, ids[20], &st), 0);
+    CHECK_EQ(st, -SIGKILL);
+    run_until(r, &rs, CP_EV_START, 5, 3000);
+    CHECK(find(&rs, CP_EV_START, ids[21]) != NULL);
+    /* pending ids stay valid; a fanout change starts a few more */
+    CHECK_EQ(cp_group_set_fanout(r, 0, 4), 0);
+    run_until(r, &rs, CP_EV_START, 8, 3000);
+    CHECK(find(&rs, CP_EV_START, ids[24]) != NULL);
+    CHECK(find(&rs, CP_EV_START, ids[25]) == NULL);
+    cp_get_counters(r, &c);
+    CHECK(c.children == 4 && c.pending == NP - 25);
+    cp_reactor_close(r);
+    CHECK(all_zero(r));
+    recs_free(&rs);
+    end_reactor(r);
+
+    /* freed with pending children (touched or not): nothing leaks */
+    r = new_reactor();
+    cp_group_set_fanout(r, 0, 1);
+    CHECK_EQ(spawn_n(r, q, NP, ids), NP);
+    CHECK_EQ(cp_write_many(r, ids + 1, 5, CP_STDIN, "abc", 3), 5);
+    CHECK_EQ(cp_stream_mode(r, ids[7], CP_STDOUT, CP_MODE_RAW), 0);
+    run_until(r, &rs, CP_EV_START, 1, 3000);
+    cp_reactor_free(r);
+    /* and without ever running a pass */
+    r = new_reactor();
+    CHECK_EQ(spawn_n(r, q, NP, ids), NP);
+    CHECK_EQ(cp_write_eof(r, ids[3], CP_STDIN), 0);
+    cp_reactor_free(r);
+    recs_free(&rs);
+    free(ids);
+    free(q);
+}
+
 typedef void (*test_fn)(void);
 
 int main(void)
@@ -866,6 +979,7 @@ int main(void)
         {"child_environment", test_child_environment},
         {"emfile", test_emfile},
         {"close", test_close},
+        {"pending", test_pending},
     };
     signal(SIGPIPE, SIG_IGN);   /* as Python does */
     for (backend = CP_BACKEND_EPOLL; backend <= CP_BACKEND_POLL; backend++) {
