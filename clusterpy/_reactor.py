@@ -232,8 +232,11 @@ class Reactor:
 
     def partial(self, id: int, stream: int = 0) -> bytes:
         """Take the unfinished last line of a read stream (b"" if none)."""
-        n = self._call(lib.cp_stream_partial, id, stream, self._arena, self._arena_cap)
-        return ffi.buffer(self._arena, n)[:] if n else b""
+        # not into the arena: records of the current poll_view() batch may
+        # still point into it (this is called from handlers)
+        out = _new_raw("char[]", self._arena_cap)
+        n = self._call(lib.cp_stream_partial, id, stream, out, self._arena_cap)
+        return ffi.buffer(out, n)[:] if n else b""
 
     # -- writing --------------------------------------------------------
 
@@ -314,6 +317,22 @@ class Reactor:
         if n > 0:
             return (self._evwords[:n * _WORDS].tolist(),
                     ffi.buffer(self._arena, self._used[0])[:])
+        if n == 0 or n == -EINTR:
+            return [], b""
+        raise _error(n)
+
+    def poll_view(self, timeout: Optional[float] = None) -> Tuple[List[int], object]:
+        """poll() without copying the arena: return (record words, a buffer
+        over the arena) whose slices ``buf[a:a + b]`` are ``bytes``.  The
+        buffer is only valid until the next poll: take the slices first."""
+        r = self._r
+        if r is None:
+            raise _closed()
+        n = lib.cp_poll(r, -1 if timeout is None else _ms(timeout), self._ev,
+                        self._ev_cap, self._arena, self._arena_cap, self._used)
+        if n > 0:
+            return (self._evwords[:n * _WORDS].tolist(),
+                    ffi.buffer(self._arena, self._used[0]))
         if n == 0 or n == -EINTR:
             return [], b""
         raise _error(n)
