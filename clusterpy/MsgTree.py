@@ -385,11 +385,13 @@ class MsgTree(object):
         if walked is not None and sum(map(len, self._keys.values())) == self._walked_parts:
             return walked
         self._walked = None
-        # Group keys by the identity of their parts first (keys fed the same
-        # line objects by add()), so that each distinct list of parts is
-        # joined once; keys whose parts differ but whose message is the same
-        # (other objects, other chunking) are merged by content after.
+        # Group keys by their parts first (the same line objects fed by
+        # add(), small parts by value, big ones compared part by part), so
+        # that each distinct list of parts is joined once; keys whose parts
+        # differ but whose message is the same (other chunking, or a big
+        # bucket full) are merged by content after.
         by_parts = {}
+        big = {}    # sample -> [(parts, sig)]: big parts lists seen so far
         for key, parts in self._keys.items():
             if type(parts) is _Lines:
                 sig = (None, tuple(parts))   # never equal to a tuple of ids
@@ -398,7 +400,23 @@ class MsgTree(object):
             elif len(parts[0]) <= _SMALL:
                 sig = tuple(parts)           # hashes each part once, if small
             else:
-                sig = tuple(map(id, parts))
+                # big parts: a list equal part by part to one seen before
+                # (compared, cheaper than joining) joins the same group
+                sig = None
+                first, last = parts[0], parts[-1]
+                sample = (len(parts), len(first), len(last), first[:_SAMPLE],
+                          last[-_SAMPLE:])
+                bucket = big.get(sample)
+                if bucket is None:
+                    bucket = big[sample] = []
+                for other, other_sig in bucket:
+                    if other == parts:
+                        sig = other_sig
+                        break
+                if sig is None:
+                    sig = tuple(map(id, parts))
+                    if len(bucket) < _BUCKET_MAX:
+                        bucket.append((parts, sig))
             keys = by_parts.get(sig)
             if keys is None:
                 by_parts[sig] = [key]

@@ -88,7 +88,8 @@ class Reactor:
     """One C reactor: children, user fds, timers, wake-ups, in batches."""
 
     __slots__ = ("_r", "_ev", "_evwords", "_ev_cap", "_arena", "_arena_cap",
-                 "_used", "_lock", "backend", "closed", "__weakref__")
+                 "_used", "_partial", "_line_max", "_lock", "backend", "closed",
+                 "__weakref__")
 
     def __init__(self, backend: str = "epoll", no_pidfd: bool = False,
                  line_max: int = 1 << 20, ev_cap: int = 8192,
@@ -111,6 +112,8 @@ class Reactor:
             raise _error(rc)
         self._r = ffi.gc(out[0], _free_unclosed)
         lib.cp_set_line_max(self._r, line_max)
+        self._line_max = line_max
+        self._partial = None    # partial()'s buffer, made on first use
         self._ev = _new_raw("int32_t[]", ev_cap * _WORDS)
         self._evwords = memoryview(ffi.buffer(self._ev)).cast("i")
         self._ev_cap = ev_cap
@@ -232,8 +235,14 @@ class Reactor:
 
     def partial(self, id: int, stream: int = 0) -> bytes:
         """Take the unfinished last line of a read stream (b"" if none)."""
-        n = self._call(lib.cp_stream_partial, id, stream, self._arena, self._arena_cap)
-        return ffi.buffer(self._arena, n)[:] if n else b""
+        # not into the arena: records of the current poll_view() batch may
+        # still point into it (this is called from handlers)
+        if self._partial is None:
+            # a tail holds at most line_max + 1 bytes (a '\r' yet to trim)
+            self._partial = _new_raw("char[]", self._line_max + _ARENA_SLACK)
+        n = self._call(lib.cp_stream_partial, id, stream, self._partial,
+                       self._line_max + _ARENA_SLACK)
+        return ffi.buffer(self._partial, n)[:] if n else b""
 
     # -- writing --------------------------------------------------------
 
@@ -306,6 +315,13 @@ class Reactor:
         """One loop pass: wait up to timeout seconds (None: no limit) unless
         work is at hand; return (record words, arena bytes).  A signal during
         the wait returns ([], b"") after Python ran its handler."""
+        words, arena = self.poll_view(timeout)
+        return words, arena[:]
+
+    def poll_view(self, timeout: Optional[float] = None) -> Tuple[List[int], object]:
+        """poll() without copying the arena: return (record words, a buffer
+        over the arena) whose slices ``buf[a:a + b]`` are ``bytes``.  The
+        buffer is only valid until the next poll: take the slices first."""
         r = self._r
         if r is None:
             raise _closed()
@@ -313,7 +329,7 @@ class Reactor:
                         self._ev_cap, self._arena, self._arena_cap, self._used)
         if n > 0:
             return (self._evwords[:n * _WORDS].tolist(),
-                    ffi.buffer(self._arena, self._used[0])[:])
+                    ffi.buffer(self._arena, self._used[0]))
         if n == 0 or n == -EINTR:
             return [], b""
         raise _error(n)

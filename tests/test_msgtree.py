@@ -167,6 +167,26 @@ def test_same_message_other_chunking_groups_in_key_order():
 
 
 
+def test_big_chunk_lists_group_by_parts_in_key_order():
+    """Keys fed equal lists of big chunks (other objects) share one joined
+    message; lists with the same samples but another middle chunk, or the
+    same content chunked otherwise, still group by exact content."""
+    big = b"x" * 5000
+    other = b"x" * 2000 + b"y" + b"x" * 2999
+    tree = MsgTree()
+    for key, chunks in (("a", [big, big, big]), ("b", [big, other, big]),
+                        ("c", [bytes(big), bytes(big), bytes(big)]),
+                        ("d", [big + b"\n" + big, big]), ("e", [big, other, bytes(big)])):
+        for chunk in chunks:
+            tree._add_chunk(key, chunk)
+    three = b"\n".join([big] * 3)
+    walked = [(bytes(elem), keys) for elem, keys in tree.walk()]
+    assert walked == [(three, ["a", "c", "d"]), (b"\n".join([big, other, big]), ["b", "e"])]
+    assert tree.get("a").message() is tree.get("c").message()
+    assert list(tree.get("c").lines()) == [big] * 3
+    assert [(bytes(elem), keys) for elem, keys in tree.walk()] == walked
+
+
 def test_big_messages_group_by_exact_content():
     """Big messages are bucketed by samples, then compared whole."""
     big = b"x" * 300000

@@ -446,6 +446,28 @@ def test_partial_line_taken_before_dropping_a_stream(reactor):
     os.close(wfd)
 
 
+def test_poll_view_slices_survive_partial(reactor):
+    """poll_view() gives a buffer over the arena, sliced into bytes; taking
+    a partial line meanwhile (from a handler) does not write into it."""
+    rfd, wfd = os.pipe()
+    rid = reactor.fd_add(rfd, CP_FD_READ | CP_FD_CLOSE)
+    os.write(wfd, b"first\nsecond\nunfinished")
+    got = []
+    for _ in range(100):
+        words, buf = reactor.poll_view(1.0)
+        for i in range(0, len(words), CP_REC_WORDS):
+            kind, id_, a, b = words[i:i + CP_REC_WORDS]
+            if kind & 0xff == CP_EV_LINES and id_ == rid:
+                assert reactor.partial(rid) == b"unfinished"
+                got.append(buf[a:a + b])
+        if got:
+            break
+    assert got == [b"first\nsecond"] and type(got[0]) is bytes
+    assert reactor.partial(rid) == b""
+    reactor.fd_remove(rid)
+    os.close(wfd)
+
+
 def test_user_fd_socketpair(reactor):
     ours, theirs = socket.socketpair()
     theirs.settimeout(10)

@@ -11,8 +11,9 @@ Task holds no fd.
 
 One loop pass: queued clients go to C in one batch (spawn requests carry
 their fanout group: 0 for the Task's fanout, or a Worker's own group), one
-``poll()`` returns a batch of records, and each record is dispatched by id to
-the client, port or timer it belongs to.  Records for ids that are no longer
+``poll_view()`` returns a batch of records, and each record is dispatched by id
+to the client, port or timer it belongs to (a record's lines are sliced out of
+the arena buffer as bytes, one copy, valid past the next poll).  Records for ids that are no longer
 known (a worker aborted by an earlier record of the same batch) are dropped.
 Process exits are handled after the I/O records of the batch (but before any
 start of a newly spawned child), so that a command's last lines always come
@@ -563,7 +564,7 @@ class Engine(object):
     def runloop(self, timeout) -> None:
         """The loop itself (see the module documentation)."""
         reactor = self._reactor
-        poll = reactor.poll
+        poll = reactor.poll_view      # arena slices are bytes, one copy each
         ids = self._ids
         ids_get = ids.get
         deadline = monotonic() + timeout if timeout and timeout > 0 else None
