@@ -96,3 +96,15 @@ class CliTool(object):
         finally:
             os.close(master)
         return Result(rc, b"".join(chunks), err)
+
+
+def clush_options(*args):
+    """clush's option values for command-line `args`, as parsed by
+    clusterpy's OptionParser with clush's config, display and connector
+    options (no process started)."""
+    from clusterpy.CLI.OptionParser import OptionParser
+    parser = OptionParser("test")
+    parser.install_clush_config_options()
+    parser.install_display_options(verbose_options=True)
+    parser.install_connector_options()
+    return parser.parse_args(list(args))[0]

@@ -7,15 +7,8 @@ import pytest
 
 from clusterpy.CLI.Config import ClushConfig, ClushConfigError
 from clusterpy.CLI.Display import VERB_DEBUG, VERB_QUIET, VERB_STD, VERB_VERB
-from clusterpy.CLI.OptionParser import OptionParser
 
-
-def options(*args):
-    parser = OptionParser("test")
-    parser.install_clush_config_options()
-    parser.install_display_options(verbose_options=True)
-    parser.install_connector_options()
-    return parser.parse_args(list(args))[0]
+from _cli_run import clush_options as options
 
 
 @pytest.fixture

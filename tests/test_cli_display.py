@@ -13,16 +13,10 @@ from clusterpy.CLI.OptionParser import OptionParser
 from clusterpy.MsgTree import MsgTree
 from clusterpy.NodeSet import NodeSet
 
+from _cli_run import clush_options
+
 SEP = "---------------"
 BLUE, RED, END = "\x1b[94m", "\x1b[91m", "\x1b[0m"
-
-
-def clush_options(*args):
-    parser = OptionParser("test")
-    parser.install_clush_config_options()
-    parser.install_display_options(verbose_options=True)
-    parser.install_connector_options()
-    return parser.parse_args(list(args))[0]
 
 
 def clubak_options(*args):

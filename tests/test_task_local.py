@@ -248,43 +248,38 @@ def test_broadcast_write_to_exec_worker(task):
     assert [(bytes(m), len(k)) for m, k in task.iter_buffers()] == [(b"to all", 20)]
 
 
+class Concurrency(EventHandler):
+    """Counts the commands running at once, and the most seen."""
+
+    def __init__(self):
+        EventHandler.__init__(self)
+        self.running = self.most = 0
+
+    def ev_pickup(self, worker, node):
+        self.running += 1
+        self.most = max(self.most, self.running)
+
+    def ev_hup(self, worker, node, rc):
+        self.running -= 1
+
+
 def test_fanout_is_respected(task):
-    class Count(EventHandler):
-        running = 0
-        most = 0
-
-        def ev_pickup(self, worker, node):
-            Count.running += 1
-            Count.most = max(Count.most, Count.running)
-
-        def ev_hup(self, worker, node, rc):
-            Count.running -= 1
-
     task.set_info("fanout", 3)
-    task.shell("sleep 0.05", nodes="n[1-12]", handler=Count(), remote=False)
+    count = Concurrency()
+    task.shell("sleep 0.05", nodes="n[1-12]", handler=count, remote=False)
     task.run()
-    assert Count.most == 3
+    assert count.most == 3
     assert task.max_retcode() == 0
 
 
 def test_worker_fanout(task):
-    class Count(EventHandler):
-        running = 0
-        most = 0
-
-        def ev_pickup(self, worker, node):
-            Count.running += 1
-            Count.most = max(Count.most, Count.running)
-
-        def ev_hup(self, worker, node, rc):
-            Count.running -= 1
-
     task.set_info("fanout", 2)
-    worker = ExecWorker(nodes="n[1-10]", handler=Count(), command="sleep 0.1")
+    count = Concurrency()
+    worker = ExecWorker(nodes="n[1-10]", handler=count, command="sleep 0.1")
     worker._fanout = FANOUT_UNLIMITED
     task.schedule(worker)
     task.run()
-    assert Count.most == 10
+    assert count.most == 10
 
 
 def test_autoclose_worker_does_not_hold_the_task(task):
