@@ -128,33 +128,24 @@ def _(lib):
     return lambda: str(cls("r[0-19]c[0-39]n[0-9]"))
 
 
-def _pair(lib, one, two):
-    cls = lib.NodeSet.NodeSet
-    return cls(one), cls(two)
+def on_pair(title, method, one, two):
+    """Register a scenario str(NodeSet(one).method(NodeSet(two)))."""
+    def setup(lib):
+        cls = lib.NodeSet.NodeSet
+        left, right = cls(one), cls(two)
+        operation = getattr(left, method)
+        return lambda: str(operation(right))
+    G.micro(title)(setup)
 
 
-@G.micro("union node[0-99999] | node[50000-149999]")
-def _(lib):
-    one, two = _pair(lib, "node[0-99999]", "node[50000-149999]")
-    return lambda: str(one.union(two))
-
-
-@G.micro("difference node[0-99999] - node[50000-149999]")
-def _(lib):
-    one, two = _pair(lib, "node[0-99999]", "node[50000-149999]")
-    return lambda: str(one.difference(two))
-
-
-@G.micro("union of overlapping 3D sets (8,000 nodes each)")
-def _(lib):
-    one, two = _pair(lib, "r[0-19]c[0-39]n[0-9]", "r[10-29]c[20-59]n[0-9]")
-    return lambda: str(one.union(two))
-
-
-@G.micro("difference of overlapping 3D sets")
-def _(lib):
-    one, two = _pair(lib, "r[0-19]c[0-39]n[0-9]", "r[10-29]c[20-59]n[0-9]")
-    return lambda: str(one.difference(two))
+on_pair("union node[0-99999] | node[50000-149999]", "union",
+        "node[0-99999]", "node[50000-149999]")
+on_pair("difference node[0-99999] - node[50000-149999]", "difference",
+        "node[0-99999]", "node[50000-149999]")
+on_pair("union of overlapping 3D sets (8,000 nodes each)", "union",
+        "r[0-19]c[0-39]n[0-9]", "r[10-29]c[20-59]n[0-9]")
+on_pair("difference of overlapping 3D sets", "difference",
+        "r[0-19]c[0-39]n[0-9]", "r[10-29]c[20-59]n[0-9]")
 
 
 @G.micro("fold 10,000 Cray xnames given as a list")
