@@ -460,15 +460,12 @@ class Engine(object):
         """A timer record: fire it, then re-arm or retire it."""
         if not timer._armed:
             return
-        if self.evlooprefcnt <= 0:
-            # the loop is ending: do not fire (timers are cleared at run end)
-            if not repeats:
-                del self._ids[tid]
-                timer._timer_id = 0
-            return
-        if not repeats:
+        if not repeats:     # a one-shot's C id ends with this record
             del self._ids[tid]
             timer._timer_id = 0
+        if self.evlooprefcnt <= 0:
+            # the loop is ending: do not fire (timers are cleared at run end)
+            return
         timer._armed = False
         timer.fire_delay = -1.0
         try:
