@@ -176,6 +176,7 @@ class Engine(object):
         self._reactor = None
         self._reactor_lock = threading.Lock()
         self._batch = ()        # records of the batch being dispatched
+        self._batch_status = None   # its exit statuses by id, made on demand
         self.evlooprefcnt = 0
         self.running = False
         self._exited = False
@@ -585,6 +586,7 @@ class Engine(object):
                     raise EngineTimeoutException()
             records, arena = poll(wait)
             self._batch = records
+            self._batch_status = None
             exited = []
             it = iter(records)
             for kind, cid, a, b in zip(it, it, it, it):
@@ -627,16 +629,21 @@ class Engine(object):
 
     def _batch_exit_status(self, cid):
         """Exit status of child cid from its record in the current batch (a
-        child reaped in C whose record was not dispatched yet), or None."""
-        records = self._batch
-        for i in range(0, len(records), 4):
-            if records[i + 1] == cid:
+        child reaped in C whose record was not dispatched yet), or None.
+        The batch is indexed once, on the first call: a handler that aborts
+        every client of a large batch costs one pass over it, not one each."""
+        status = self._batch_status
+        if status is None:
+            status = self._batch_status = {}
+            records = self._batch
+            EV_EXIT, EV_SPAWNERR = _r.CP_EV_EXIT, _r.CP_EV_SPAWNERR
+            for i in range(0, len(records), 4):
                 etype = records[i] & 0xFF
-                if etype == _r.CP_EV_EXIT:
-                    return records[i + 2]
-                if etype == _r.CP_EV_SPAWNERR:
-                    return None
-        return None
+                if etype == EV_EXIT:
+                    status[records[i + 1]] = records[i + 2]
+                elif etype == EV_SPAWNERR:
+                    status[records[i + 1]] = None
+        return status.get(cid)
 
     def _close_exited(self, exited):
         """Finish the clients whose child was reaped (timed out or not),
