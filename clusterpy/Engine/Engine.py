@@ -472,9 +472,9 @@ class Engine(object):
         try:
             timer._fire()
         finally:
-            self._timer_fired_after(timer, tid, repeats)
+            self._timer_fired_after(timer, repeats)
 
-    def _timer_fired_after(self, timer, tid, repeats):
+    def _timer_fired_after(self, timer, repeats):
         """Re-arm a timer that just fired, or retire it (even when its
         handler raised, so that the counts stay right)."""
         if timer.fire_delay > -EPSILON or timer.interval > EPSILON:
@@ -484,13 +484,8 @@ class Engine(object):
             elif not repeats:
                 self._timer_arm_c(timer, timer.interval)
             return
-        del self._timers[timer]
-        if not timer.autoclose:
-            self.evlooprefcnt -= 1
-        if repeats:
-            self._ids.pop(tid, None)
-            timer._timer_id = 0
-            self._reactor.timer_cancel(tid)
+        # a repeating C timer still holds its id (a one-shot's is gone)
+        self._timer_disarm(timer)
 
     def _clear_timers(self):
         for timer in list(self._timers):
