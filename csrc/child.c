@@ -149,18 +149,12 @@ cp__childio *cp__child_io(cp__child *c)
     return io;
 }
 
-void cp__child_drop_input(cp_reactor *r, cp__child *c)
-{
-    if (c->io)
-        r->queued -= cp__wq_clear(&c->io->in.q);
-}
-
-void cp__child_free(cp__child *c)
+void cp__child_free(cp_reactor *r, cp__child *c)
 {
     if (c->io) {
         for (int i = 0; i < 2; i++)
             cp__rs_fini(&c->io->out[i]);
-        cp__wq_clear(&c->io->in.q);
+        cp__ws_fini(r, &c->io->in);     /* stdin data still queued */
         free(c->io);
     }
     free(c);
@@ -188,7 +182,7 @@ static void finish(cp_reactor *r, cp__child *c)
         c->dead_next = r->dead_children;
         r->dead_children = c;
     } else {
-        cp__child_free(c);
+        cp__child_free(r, c);
     }
 }
 
@@ -310,8 +304,7 @@ int cp__child_start(cp_reactor *r, cp__child *c)
     }
     cp__emit(r, CP_EV_SPAWNERR, 0, c->id, -rc, 0);
     cp__slot_free(&r->slots, c->id);
-    cp__child_drop_input(r, c);
-    cp__child_free(c);
+    cp__child_free(r, c);
     return 1;
 }
 
@@ -494,8 +487,7 @@ int cp_abort(cp_reactor *r, int32_t id, int32_t *status)
     if (c->state == CP__C_PENDING) {
         cp__pending_remove(r, c);
         cp__slot_free(&r->slots, c->id);
-        cp__child_drop_input(r, c);
-        cp__child_free(c);
+        cp__child_free(r, c);
         st = CP_NOT_STARTED;
     } else {
         st = destroy(r, c, CP__ABORT_WAIT_MS);

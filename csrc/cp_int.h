@@ -371,11 +371,10 @@ int cp__child_start(cp_reactor *r, cp__child *c);
 int cp__child_event(cp_reactor *r, cp__watch *w, uint32_t ev);
 int cp__child_timer(cp_reactor *r, cp__timer *t);
 int cp__child_timer_need(const cp_reactor *r, const cp__timer *t);
-void cp__child_free(cp__child *c);
+/* Free a child and its io, taking its queued stdin data off r->queued. */
+void cp__child_free(cp_reactor *r, cp__child *c);
 /* The child's io, allocated on first use; NULL when out of memory. */
 cp__childio *cp__child_io(cp__child *c);
-/* Drop the stdin data queued for a child never started (r->queued). */
-void cp__child_drop_input(cp_reactor *r, cp__child *c);
 void cp__children_close(cp_reactor *r);
 void cp__orphans_reap(cp_reactor *r, int block);
 

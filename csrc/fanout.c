@@ -213,7 +213,7 @@ int cp_spawn_batch(cp_reactor *r, const int32_t *desc, int32_t n,
         int32_t id = c ? cp__slot_alloc(&r->slots, CP__K_CHILD, c) : -ENOMEM;
         if (id < 0) {
             if (c)
-                cp__child_free(c);
+                cp__child_free(r, c);
             break;
         }
         c->id = ids_out[i] = id;
@@ -225,7 +225,7 @@ int cp_spawn_batch(cp_reactor *r, const int32_t *desc, int32_t n,
             cp__child *c = cp__slot_get(&r->slots, ids_out[i], CP__K_CHILD);
             cp__pending_remove(r, c);
             cp__slot_free(&r->slots, c->id);
-            cp__child_free(c);
+            cp__child_free(r, c);
         }
         return -ENOMEM;
     }
@@ -273,8 +273,7 @@ void cp__pending_drop_all(cp_reactor *r)
             cp__child *c = gr->phead;
             cp__pending_remove(r, c);
             cp__slot_free(&r->slots, c->id);
-            cp__child_drop_input(r, c);
-            cp__child_free(c);
+            cp__child_free(r, c);
         }
     }
 }

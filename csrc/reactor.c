@@ -221,7 +221,7 @@ static void bury(cp_reactor *r)
     while (r->dead_children) {
         cp__child *c = r->dead_children;
         r->dead_children = c->dead_next;
-        cp__child_free(c);
+        cp__child_free(r, c);
     }
     while (r->dead_ufds) {
         cp__ufd *u = r->dead_ufds;

@@ -176,6 +176,7 @@ class Engine(object):
         self._reactor = None
         self._reactor_lock = threading.Lock()
         self._batch = ()        # records of the batch being dispatched
+        self._batch_status = None   # its exit statuses by id, made on demand
         self.evlooprefcnt = 0
         self.running = False
         self._exited = False
@@ -460,23 +461,20 @@ class Engine(object):
         """A timer record: fire it, then re-arm or retire it."""
         if not timer._armed:
             return
-        if self.evlooprefcnt <= 0:
-            # the loop is ending: do not fire (timers are cleared at run end)
-            if not repeats:
-                del self._ids[tid]
-                timer._timer_id = 0
-            return
-        if not repeats:
+        if not repeats:     # a one-shot's C id ends with this record
             del self._ids[tid]
             timer._timer_id = 0
+        if self.evlooprefcnt <= 0:
+            # the loop is ending: do not fire (timers are cleared at run end)
+            return
         timer._armed = False
         timer.fire_delay = -1.0
         try:
             timer._fire()
         finally:
-            self._timer_fired_after(timer, tid, repeats)
+            self._timer_fired_after(timer, repeats)
 
-    def _timer_fired_after(self, timer, tid, repeats):
+    def _timer_fired_after(self, timer, repeats):
         """Re-arm a timer that just fired, or retire it (even when its
         handler raised, so that the counts stay right)."""
         if timer.fire_delay > -EPSILON or timer.interval > EPSILON:
@@ -486,13 +484,8 @@ class Engine(object):
             elif not repeats:
                 self._timer_arm_c(timer, timer.interval)
             return
-        del self._timers[timer]
-        if not timer.autoclose:
-            self.evlooprefcnt -= 1
-        if repeats:
-            self._ids.pop(tid, None)
-            timer._timer_id = 0
-            self._reactor.timer_cancel(tid)
+        # a repeating C timer still holds its id (a one-shot's is gone)
+        self._timer_disarm(timer)
 
     def _clear_timers(self):
         for timer in list(self._timers):
@@ -588,6 +581,7 @@ class Engine(object):
                     raise EngineTimeoutException()
             records, arena = poll(wait)
             self._batch = records
+            self._batch_status = None
             exited = []
             it = iter(records)
             for kind, cid, a, b in zip(it, it, it, it):
@@ -630,16 +624,21 @@ class Engine(object):
 
     def _batch_exit_status(self, cid):
         """Exit status of child cid from its record in the current batch (a
-        child reaped in C whose record was not dispatched yet), or None."""
-        records = self._batch
-        for i in range(0, len(records), 4):
-            if records[i + 1] == cid:
+        child reaped in C whose record was not dispatched yet), or None.
+        The batch is indexed once, on the first call: a handler that aborts
+        every client of a large batch costs one pass over it, not one each."""
+        status = self._batch_status
+        if status is None:
+            status = self._batch_status = {}
+            records = self._batch
+            EV_EXIT, EV_SPAWNERR = _r.CP_EV_EXIT, _r.CP_EV_SPAWNERR
+            for i in range(0, len(records), 4):
                 etype = records[i] & 0xFF
-                if etype == _r.CP_EV_EXIT:
-                    return records[i + 2]
-                if etype == _r.CP_EV_SPAWNERR:
-                    return None
-        return None
+                if etype == EV_EXIT:
+                    status[records[i + 1]] = records[i + 2]
+                elif etype == EV_SPAWNERR:
+                    status[records[i + 1]] = None
+        return status.get(cid)
 
     def _close_exited(self, exited):
         """Finish the clients whose child was reaped (timed out or not),
