@@ -13,7 +13,7 @@ from typing import Any, Dict, List, Optional
 
 from clusterpy.CLI.Display import Display, sys_stdin
 from clusterpy.CLI.OptionParser import OptionParser
-from clusterpy.CLI.Utils import nodeset_cmpkey, parse_fold_axis
+from clusterpy.CLI.Utils import bufnodeset_cmpkey, parse_fold_axis
 from clusterpy.MsgTree import MODE_DEFER, MODE_TRACE, MsgTree
 from clusterpy.NodeSet import (NodeSet, NodeSetParseError,
                                set_std_group_resolver_config)
@@ -71,10 +71,10 @@ def display(tree: MsgTree, disp: Display, gather: bool, trace_mode: bool,
                 disp.print_gather_keys([key], tree[key])
         return
     if gather:
-        groups = [NodeSet.fromlist(keys) for _, keys in tree.walk()]
-        groups.sort(key=nodeset_cmpkey)
-        for nodes in groups:
-            disp.print_gather(nodes, tree[nodes[0]])
+        gathered = [(msg, NodeSet.fromlist(keys)) for msg, keys in tree.walk()]
+        gathered.sort(key=bufnodeset_cmpkey)
+        for msg, nodes in gathered:
+            disp.print_gather(nodes, msg)
     else:
         for node in NodeSet.fromlist(tree.keys()).nsiter():
             disp.print_gather(node, tree[str(node)])

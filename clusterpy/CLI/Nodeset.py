@@ -17,8 +17,9 @@ from typing import Any, Callable, List
 from clusterpy.CLI.OptionParser import OptionParser
 from clusterpy.NodeSet import NodeSet, RangeSet
 
-__all__ = ["GENERIC_ERRORS", "process_stdin",  # noqa: F822 (lazy) "compute_nodeset",
-           "print_source_groups", "command_list", "nodeset", "main"]
+__all__ = ["GENERIC_ERRORS",  # noqa: F822 (lazy, see __getattr__)
+           "process_stdin", "compute_nodeset", "print_source_groups",
+           "command_list", "nodeset", "main"]
 
 _USAGE = "%prog [COMMAND] [OPTIONS] [ns1 [-ixX] ns2|...]"
 

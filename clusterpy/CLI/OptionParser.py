@@ -18,6 +18,17 @@ from clusterpy.CLI.Display import THREE_CHOICES
 
 _SUPPRESS = optparse.SUPPRESS_HELP
 
+# options of both clush and cluset, the same in both
+_DEBUG = (("-d", "--debug"), dict(action="store_true", dest="debug",
+                                  help="print debugging messages"))
+_QUIET = (("-q", "--quiet"), dict(action="store_true", dest="quiet",
+                                  help="print only the essential"))
+_AXIS = (("--axis",), dict(action="store", dest="axis", metavar="RANGESET",
+                           help="fold nD node sets along these axes only "
+                                "(1..n)"))
+_PICK = (("--pick",), dict(action="store", dest="pick", metavar="N",
+                           type="int", help="keep N nodes drawn at random"))
+
 
 def check_autostep(option: Any, opt: str, value: str) -> Union[int, float, str]:
     """autostep type: "N" -> int, "P%" -> float fraction, or "auto"."""
@@ -113,9 +124,7 @@ class OptionParser(optparse.OptionParser):
             (("--topology",), dict(action="store", dest="topofile",
                                    default=None, metavar="FILE",
                                    help="tree mode topology file")),
-            (("--pick",), dict(action="store", dest="pick", metavar="N",
-                               type="int",
-                               help="keep N nodes drawn at random")))
+            _PICK)
 
     def install_display_options(self, debug_option: bool = True,
                                 verbose_options: bool = False,
@@ -132,15 +141,12 @@ class OptionParser(optparse.OptionParser):
         specs = []
         if verbose_options:
             specs += [
-                (("-q", "--quiet"), dict(action="store_true", dest="quiet",
-                                         help="print only the essential")),
+                _QUIET,
                 (("-v", "--verbose"), dict(action="store_true",
                                            dest="verbose",
                                            help="print more information"))]
         if debug_option:
-            specs.append((("-d", "--debug"),
-                          dict(action="store_true", dest="debug",
-                               help="print debugging messages")))
+            specs.append(_DEBUG)
         specs += [
             (("-G", "--groupbase"), dict(action="store_true",
                                          dest="groupbase", default=False,
@@ -170,10 +176,7 @@ class OptionParser(optparse.OptionParser):
             (("-r", "--regroup"), dict(action="store_true", dest="regroup",
                                        default=False,
                                        help="show node sets with groups")),
-            (("--axis",), dict(action="store", dest="axis",
-                               metavar="RANGESET",
-                               help="fold nD node sets along these axes "
-                                    "only (1..n)"))]
+            _AXIS]
         if separator_option:
             specs.append((("-S", "--separator"),
                           dict(action="store", dest="separator", default=":",
@@ -334,10 +337,8 @@ class OptionParser(optparse.OptionParser):
                                    help="fold as a-b/step from this many "
                                         "nodes: a count, a percentage "
                                         "('50%') or 'auto'")),
-            (("-d", "--debug"), dict(action="store_true", dest="debug",
-                                     help="print debugging messages")),
-            (("-q", "--quiet"), dict(action="store_true", dest="quiet",
-                                     help="print only the essential")),
+            _DEBUG,
+            _QUIET,
             (("-R", "--rangeset"), dict(action="store_true", dest="rangeset",
                                         help="work on numeric range sets "
                                              "(1,5,18-31) instead of node "
@@ -365,10 +366,5 @@ class OptionParser(optparse.OptionParser):
             (("--contiguous",), dict(action="store_true", dest="contiguous",
                                      help="print the result as contiguous "
                                           "subsets")),
-            (("--axis",), dict(action="store", dest="axis",
-                               metavar="RANGESET",
-                               help="fold nD node sets along these axes "
-                                    "only (1..n)")),
-            (("--pick",), dict(action="store", dest="pick", metavar="N",
-                               type="int",
-                               help="keep N nodes drawn at random")))
+            _AXIS,
+            _PICK)
