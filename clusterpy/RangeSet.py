@@ -398,7 +398,7 @@ class RangeSet(SetAlgebra, set):
 
     def __len__(self) -> int:
         if self._len < 0:
-            self._len = sum(self._hi) - sum(self._lo)
+            self._len = _R.count(self._lo, self._hi)
         return self._len
 
     def __bool__(self) -> bool:

@@ -552,7 +552,6 @@ def fold_plain(lo, hi):
     """Folded range strings without steps (autostep off) when the rules
     above reduce to "maximal runs of consecutive values": the set has no
     zero-padded element, or a single width.  None otherwise."""
-    out = []
     widths = list(classes(lo))
     if len(widths) == 1:
         width, kbase, first, end = widths[0]
@@ -577,9 +576,8 @@ def fold_plain(lo, hi):
     else:
         fmt1 = str
         fmt2 = "%d-%d".__mod__
-    out = [fmt1(start) if stop - start == 1 else fmt2((start, stop - 1))
-           for start, stop in zip(vlo, vhi)]
-    return out
+    return [fmt1(start) if stop - start == 1 else fmt2((start, stop - 1))
+            for start, stop in zip(vlo, vhi)]
 
 
 def format_slices(slices):
