@@ -311,8 +311,8 @@ def patterns_of_plain(names, autostep):
         if not columns:
             result[pattern] = None
         elif len(columns) == 1:
-            keys = sorted(set(_R.keys_of_digits(columns[0])))
-            rangeset = RangeSet._from_intervals(*_R.from_sorted_keys(keys), None)
+            rangeset = RangeSet._from_intervals(
+                *_R.from_keys(_R.keys_of_digits(columns[0])), None)
             rangeset.autostep = autostep
             result[pattern] = rangeset
         else:
