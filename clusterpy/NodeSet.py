@@ -35,6 +35,7 @@ from clusterpy.RangeSet import (  # noqa: F401  (public names of this module)
     RangeSet,
     RangeSetND,
     RangeSetParseError,
+    _normalized_bounds,
 )
 
 #: resolver value asking for no group resolution at all
@@ -344,9 +345,7 @@ class NodeSetBase(SetAlgebra):
                 found = offset + sum(_pattern_size(rangeset) for other_pat, rangeset
                                      in self._patterns.items() if other_pat < pat)
         if found is not None and (start != 0 or stop is not None):
-            length = len(self)
-            low = max(0, length + start) if start < 0 else start
-            high = length if stop is None else (max(0, length + stop) if stop < 0 else stop)
+            low, high = _normalized_bounds(len(self), start, stop)
             if not low <= found < high:
                 found = None
         if found is None:
