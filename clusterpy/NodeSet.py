@@ -922,23 +922,28 @@ class NodeSet(NodeSetBase):
         self._adopt(batch)
 
     @staticmethod
-    def _plain_parts(name):
-        """(pattern, index strings) of an escaped plain ASCII node name with
-        at most one number, else None (the text needs the parser)."""
+    def _plain_split(name):
+        """Text and number parts (alternating) of an escaped plain ASCII
+        node name, else None (the text needs the parser)."""
         if not name.isascii() or not _S.PLAIN_NAME.fullmatch(name):
             return None
-        parts = _S.DIGIT_RUNS.split(name)
-        if len(parts) > 3:
+        return _S.DIGIT_RUNS.split(name)
+
+    @classmethod
+    def _plain_parts(cls, name):
+        """(pattern, index strings) of an escaped plain ASCII node name with
+        at most one number, else None (the text needs the parser)."""
+        parts = cls._plain_split(name)
+        if parts is None or len(parts) > 3:
             return None
         return "%s".join(parts[0::2]), parts[1::2]
 
     def _has_name(self, text):
         """Whether one plain node name is here, None when the text needs
         the parser.  No object is built."""
-        name = _S.escape(text)
-        if not name.isascii() or not _S.PLAIN_NAME.fullmatch(name):
+        parts = self._plain_split(_S.escape(text))
+        if parts is None:
             return None
-        parts = _S.DIGIT_RUNS.split(name)
         pat = "%s".join(parts[0::2])
         if pat not in self._patterns:
             return False
