@@ -363,7 +363,7 @@ class RangeSet(SetAlgebra, set):
         """Largest zero-padding length in the set (None if nothing padded)."""
         result = None
         for width, kbase, first, _ in _R.classes(self._lo):
-            if width > 1 and self._lo[first] - kbase < 10 ** (width - 1):
+            if _R.class_padded(self._lo, width, kbase, first):
                 result = width
         return result
 
