@@ -28,7 +28,7 @@ from clusterpy._nodescan import (  # noqa: F401  (public names of this module)
     NodeSetParseError,
     NodeSetParseRangeError,
 )
-from clusterpy._set_algebra import SetAlgebra
+from clusterpy._set_algebra import SetAlgebra, split_evenly
 from clusterpy.Defaults import DEFAULTS, config_paths
 from clusterpy.RangeSet import (  # noqa: F401  (public names of this module)
     AUTOSTEP_DISABLED,
@@ -836,13 +836,7 @@ class NodeSet(NodeSetBase):
 
     def split(self, nbr: int) -> Iterator["NodeSet"]:
         """Split into at most nbr NodeSets of (almost) equal sizes."""
-        assert nbr > 0
-        size, extra = divmod(len(self), nbr)
-        begin = 0
-        for part in range(min(nbr, len(self))):
-            end = begin + size + (part < extra)
-            yield self[begin:end]
-            begin = end
+        return split_evenly(self, nbr)
 
     def update(self, other) -> None:
         """Add nodes (node set string or NodeSet)."""

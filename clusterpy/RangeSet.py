@@ -18,7 +18,7 @@ from typing import Iterable, Iterator, Optional, Union
 
 from clusterpy import _pickle_fallback
 from clusterpy import _ranges as _R
-from clusterpy._set_algebra import SetAlgebra
+from clusterpy._set_algebra import SetAlgebra, split_evenly
 
 _pickle_fallback()
 
@@ -519,14 +519,7 @@ class RangeSet(SetAlgebra, set):
 
     def split(self, nbr: int) -> Iterator["RangeSet"]:
         """Split into at most nbr RangeSets of (almost) equal sizes."""
-        assert nbr > 0
-        length = len(self)
-        size, left = divmod(length, nbr)
-        begin = 0
-        for i in range(min(nbr, length)):
-            end = begin + size + (i < left)
-            yield self[begin:end]
-            begin = end
+        return split_evenly(self, nbr)
 
     # -- mutations -------------------------------------------------------
 
