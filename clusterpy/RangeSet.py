@@ -598,10 +598,8 @@ class RangeSet(SetAlgebra, set):
     def __contains__(self, element) -> bool:
         """Membership of an element (string or integer), or subset test for
         a set."""
-        if isinstance(element, RangeSet):
-            return _R.issubset(element._lo, element._hi, self._lo, self._hi)
-        if isinstance(element, (set, frozenset)):
-            return all(self._has(elem) for elem in element)
+        if isinstance(element, (set, frozenset)):     # RangeSet included
+            return self.issuperset(element)
         return self._has(element)
 
     # -- set operations ----------------------------------------------------
