@@ -166,6 +166,10 @@ _SCHEMA: Tuple[_Schema, ...] = (
     }),
 )
 
+# store -> {key: built-in value}
+_SCHEMA_DEFAULTS = {store: {key: spec[0] for key, spec in keys.items()}
+                    for store, _, keys in _SCHEMA}
+
 # real instance attributes: the value dicts and the tree-mode blacklist
 _PRIVATE = frozenset([store for store, _, _ in _SCHEMA] + ["_task_info_pkeys_bl"])
 
@@ -176,8 +180,6 @@ for _store in ("_nodeset", "_task_info", "_task_default", "_engine"):
     _ROUTE.update(dict.fromkeys(
         next(keys for name, _, keys in _SCHEMA if name == _store), _store))
 del _store
-
-_ENGINE_QLIMIT_DEFAULT = 100
 
 # info keys that must not be sent to gateways in tree mode
 _INFO_KEYS_NOT_PROPAGATED = ("engine", "print_debug")
@@ -218,8 +220,8 @@ class Defaults:
     """
 
     def __init__(self, filenames: FileNames) -> None:
-        for store, _, keys in _SCHEMA:
-            setattr(self, store, {key: spec[0] for key, spec in keys.items()})
+        for store, values in _SCHEMA_DEFAULTS.items():
+            setattr(self, store, dict(values))
         self._task_info_pkeys_bl = list(_INFO_KEYS_NOT_PROPAGATED)
         files = _filename_list(filenames)
         # configparser is only needed (and imported) when a file exists
@@ -265,7 +267,7 @@ def _default_property(store: str, name: str) -> property:
 def _get_port_qlimit(self) -> int:
     state = self.__dict__
     limit = state["_engine"]["port_qlimit"]
-    if limit == _ENGINE_QLIMIT_DEFAULT:
+    if limit == _SCHEMA_DEFAULTS["_engine"]["port_qlimit"]:
         # not changed in [engine]: a 1.8 file may set it in [task.default]
         return state["_task_default"]["port_qlimit"]
     return limit

@@ -28,13 +28,14 @@ from clusterpy._nodescan import (  # noqa: F401  (public names of this module)
     NodeSetParseError,
     NodeSetParseRangeError,
 )
-from clusterpy._set_algebra import SetAlgebra
+from clusterpy._set_algebra import SetAlgebra, split_evenly
 from clusterpy.Defaults import DEFAULTS, config_paths
 from clusterpy.RangeSet import (  # noqa: F401  (public names of this module)
     AUTOSTEP_DISABLED,
     RangeSet,
     RangeSetND,
     RangeSetParseError,
+    _normalized_bounds,
 )
 
 #: resolver value asking for no group resolution at all
@@ -344,9 +345,7 @@ class NodeSetBase(SetAlgebra):
                 found = offset + sum(_pattern_size(rangeset) for other_pat, rangeset
                                      in self._patterns.items() if other_pat < pat)
         if found is not None and (start != 0 or stop is not None):
-            length = len(self)
-            low = max(0, length + start) if start < 0 else start
-            high = length if stop is None else (max(0, length + stop) if stop < 0 else stop)
+            low, high = _normalized_bounds(len(self), start, stop)
             if not low <= found < high:
                 found = None
         if found is None:
@@ -837,13 +836,7 @@ class NodeSet(NodeSetBase):
 
     def split(self, nbr: int) -> Iterator["NodeSet"]:
         """Split into at most nbr NodeSets of (almost) equal sizes."""
-        assert nbr > 0
-        size, extra = divmod(len(self), nbr)
-        begin = 0
-        for part in range(min(nbr, len(self))):
-            end = begin + size + (part < extra)
-            yield self[begin:end]
-            begin = end
+        return split_evenly(self, nbr)
 
     def update(self, other) -> None:
         """Add nodes (node set string or NodeSet)."""
@@ -923,23 +916,28 @@ class NodeSet(NodeSetBase):
         self._adopt(batch)
 
     @staticmethod
-    def _plain_parts(name):
-        """(pattern, index strings) of an escaped plain ASCII node name with
-        at most one number, else None (the text needs the parser)."""
+    def _plain_split(name):
+        """Text and number parts (alternating) of an escaped plain ASCII
+        node name, else None (the text needs the parser)."""
         if not name.isascii() or not _S.PLAIN_NAME.fullmatch(name):
             return None
-        parts = _S.DIGIT_RUNS.split(name)
-        if len(parts) > 3:
+        return _S.DIGIT_RUNS.split(name)
+
+    @classmethod
+    def _plain_parts(cls, name):
+        """(pattern, index strings) of an escaped plain ASCII node name with
+        at most one number, else None (the text needs the parser)."""
+        parts = cls._plain_split(name)
+        if parts is None or len(parts) > 3:
             return None
         return "%s".join(parts[0::2]), parts[1::2]
 
     def _has_name(self, text):
         """Whether one plain node name is here, None when the text needs
         the parser.  No object is built."""
-        name = _S.escape(text)
-        if not name.isascii() or not _S.PLAIN_NAME.fullmatch(name):
+        parts = self._plain_split(_S.escape(text))
+        if parts is None:
             return None
-        parts = _S.DIGIT_RUNS.split(name)
         pat = "%s".join(parts[0::2])
         if pat not in self._patterns:
             return False

@@ -18,7 +18,7 @@ from typing import Iterable, Iterator, Optional, Union
 
 from clusterpy import _pickle_fallback
 from clusterpy import _ranges as _R
-from clusterpy._set_algebra import SetAlgebra
+from clusterpy._set_algebra import SetAlgebra, split_evenly
 
 _pickle_fallback()
 
@@ -363,7 +363,7 @@ class RangeSet(SetAlgebra, set):
         """Largest zero-padding length in the set (None if nothing padded)."""
         result = None
         for width, kbase, first, _ in _R.classes(self._lo):
-            if width > 1 and self._lo[first] - kbase < 10 ** (width - 1):
+            if _R.class_padded(self._lo, width, kbase, first):
                 result = width
         return result
 
@@ -398,7 +398,7 @@ class RangeSet(SetAlgebra, set):
 
     def __len__(self) -> int:
         if self._len < 0:
-            self._len = sum(self._hi) - sum(self._lo)
+            self._len = _R.count(self._lo, self._hi)
         return self._len
 
     def __bool__(self) -> bool:
@@ -519,14 +519,7 @@ class RangeSet(SetAlgebra, set):
 
     def split(self, nbr: int) -> Iterator["RangeSet"]:
         """Split into at most nbr RangeSets of (almost) equal sizes."""
-        assert nbr > 0
-        length = len(self)
-        size, left = divmod(length, nbr)
-        begin = 0
-        for i in range(min(nbr, length)):
-            end = begin + size + (i < left)
-            yield self[begin:end]
-            begin = end
+        return split_evenly(self, nbr)
 
     # -- mutations -------------------------------------------------------
 
@@ -605,10 +598,8 @@ class RangeSet(SetAlgebra, set):
     def __contains__(self, element) -> bool:
         """Membership of an element (string or integer), or subset test for
         a set."""
-        if isinstance(element, RangeSet):
-            return _R.issubset(element._lo, element._hi, self._lo, self._hi)
-        if isinstance(element, (set, frozenset)):
-            return all(self._has(elem) for elem in element)
+        if isinstance(element, (set, frozenset)):     # RangeSet included
+            return self.issuperset(element)
         return self._has(element)
 
     # -- set operations ----------------------------------------------------

@@ -120,10 +120,6 @@ def scan_name(name, autostep):
     return "%s".join(parts[0::2]), rangesets
 
 
-def _bad_range(exc):
-    return NodeSetParseRangeError(exc)
-
-
 def _shift_leading_digits(head, ranges):
     """Digits ending the text before a bracket join its numbers:
     ``node1[0-2]`` is ``node[10-12]``.  Return (text, ranges)."""
@@ -175,12 +171,12 @@ def _scan_bracketed(text, autostep):
             try:
                 tail, ranges = _shift_trailing_digits(tail, ranges)
             except RangeSetParseError as exc:
-                raise _bad_range(exc)
+                raise NodeSetParseRangeError(exc)
         if head:
             try:
                 head, ranges = _shift_leading_digits(head, ranges)
             except RangeSetParseError as exc:
-                raise _bad_range(exc)
+                raise NodeSetParseRangeError(exc)
             if head:
                 head, head_sets = scan_name(head, autostep)
                 rangesets.extend(head_sets)
@@ -192,7 +188,7 @@ def _scan_bracketed(text, autostep):
         try:
             rangesets.append(RangeSet(ranges, autostep))
         except RangeSetParseError as exc:
-            raise _bad_range(exc)
+            raise NodeSetParseRangeError(exc)
         if bracket < 0 or (following is not None and following.start() < bracket):
             break
     rest = operator = None
@@ -216,7 +212,7 @@ def scan_simple_operand(text, autostep):
     try:
         rangesets = [RangeSet(ranges, autostep) for ranges in parts[1::2]]
     except RangeSetParseError as exc:
-        raise _bad_range(exc)
+        raise NodeSetParseRangeError(exc)
     return "%s".join(parts[0::2]), rangesets
 
 
@@ -315,8 +311,8 @@ def patterns_of_plain(names, autostep):
         if not columns:
             result[pattern] = None
         elif len(columns) == 1:
-            keys = sorted(set(_R.keys_of_digits(columns[0])))
-            rangeset = RangeSet._from_intervals(*_R.from_sorted_keys(keys), None)
+            rangeset = RangeSet._from_intervals(
+                *_R.from_keys(_R.keys_of_digits(columns[0])), None)
             rangeset.autostep = autostep
             result[pattern] = rangeset
         else:

@@ -122,6 +122,12 @@ def classes(lo):
         first = end
 
 
+def class_padded(lo, width, kbase, first):
+    """Whether the class of classes() starting at interval ``first`` holds
+    zero-padded elements (its lowest value has fewer digits than width)."""
+    return width > 1 and lo[first] - kbase < 10 ** (width - 1)
+
+
 def class_values(lo, hi, kbase, first, end):
     """Iterator over the values of intervals first..end-1 of one class."""
     return chain.from_iterable(_value_chunks(lo, hi, kbase, first, end))
@@ -154,7 +160,7 @@ def _value_chunks(lo, hi, kbase, first, end):
 def class_formats(lo):
     """Yield (printf format of the values, base, first, end) per class."""
     for width, kbase, first, end in classes(lo):
-        padded = width > 1 and lo[first] - kbase < 10 ** (width - 1)
+        padded = class_padded(lo, width, kbase, first)
         yield ("%%0%dd" % width if padded else "%d"), kbase, first, end
 
 
@@ -552,14 +558,13 @@ def fold_plain(lo, hi):
     """Folded range strings without steps (autostep off) when the rules
     above reduce to "maximal runs of consecutive values": the set has no
     zero-padded element, or a single width.  None otherwise."""
-    out = []
     widths = list(classes(lo))
     if len(widths) == 1:
         width, kbase, first, end = widths[0]
         pad = width if width > 1 else 0
     else:
         for width, kbase, first, _ in widths:
-            if width > 1 and lo[first] - kbase < 10 ** (width - 1):
+            if class_padded(lo, width, kbase, first):
                 return None
         pad = 0
     # value intervals, joined where they touch across a width change
@@ -577,9 +582,8 @@ def fold_plain(lo, hi):
     else:
         fmt1 = str
         fmt2 = "%d-%d".__mod__
-    out = [fmt1(start) if stop - start == 1 else fmt2((start, stop - 1))
-           for start, stop in zip(vlo, vhi)]
-    return out
+    return [fmt1(start) if stop - start == 1 else fmt2((start, stop - 1))
+            for start, stop in zip(vlo, vhi)]
 
 
 def format_slices(slices):

@@ -108,3 +108,16 @@ class SetAlgebra:
     def __ne__(self, other):
         same = self.__eq__(other)
         return same if same is NotImplemented else not same
+
+
+def split_evenly(seq, nbr):
+    """Iterate over at most nbr slices of seq (which has len() and
+    slicing) of (almost) equal sizes, the first ones one element larger."""
+    assert nbr > 0
+    length = len(seq)
+    size, left = divmod(length, nbr)
+    begin = 0
+    for i in range(min(nbr, length)):
+        end = begin + size + (i < left)
+        yield seq[begin:end]
+        begin = end
