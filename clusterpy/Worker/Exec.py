@@ -118,14 +118,20 @@ class CopyClient(ExecClient):
         else:
             self.isdir = os.path.isdir(source)
 
+    def _copy_flags(self):
+        """-r for a directory, -p to preserve: the flags cp, rcp, scp and
+        pdcp share."""
+        flags = []
+        if self.isdir:
+            flags.append("-r")
+        if self.preserve:
+            flags.append("-p")
+        return flags
+
     def _build_cmd(self):
         source = _replace_cmd(self.source, self.key, self.rank)
         dest = _replace_cmd(self.dest, self.key, self.rank)
-        argv = ["cp"]
-        if self.isdir:
-            argv.append("-r")
-        if self.preserve:
-            argv.append("-p")
+        argv = ["cp"] + self._copy_flags()
         argv += [dest, source] if self.reverse else [source, dest]
         return (argv, None)
 
