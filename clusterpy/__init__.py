@@ -13,8 +13,6 @@ Importing this package is cheap: it loads no submodule.
 """
 
 import importlib
-import importlib.abc
-import importlib.util
 import sys
 import types
 
@@ -27,7 +25,11 @@ CLUSTERSHELL_VERSION = "1.10.1"
 _ALIAS = "ClusterShell"
 
 
-class _AliasLoader(importlib.abc.Loader):
+# The finder and loader follow the import protocols without subclassing
+# importlib.abc, whose import (importlib.resources, pathlib, re, tempfile...)
+# would cost more than the rest of a clusterpy import.
+
+class _AliasLoader(object):
     """Hands out an already imported clusterpy module under its alias."""
 
     def __init__(self, module):
@@ -40,7 +42,7 @@ class _AliasLoader(importlib.abc.Loader):
         pass
 
 
-class _AliasFinder(importlib.abc.MetaPathFinder):
+class _AliasFinder(object):
     """Resolves ``ClusterShell.X.Y`` to the very module ``clusterpy.X.Y``.
 
     The same module object is registered under both names, so that classes,
@@ -48,19 +50,19 @@ class _AliasFinder(importlib.abc.MetaPathFinder):
     """
 
     def find_spec(self, fullname, path=None, target=None):
+        if fullname != _ALIAS and not fullname.startswith(_ALIAS + "."):
+            return None
+        from importlib.util import spec_from_loader
         if fullname == _ALIAS:
             alias = _alias_package()
             alias._clusterpy_alias = True
-            return importlib.util.spec_from_loader(fullname, _AliasLoader(alias),
-                                                   is_package=True)
-        if not fullname.startswith(_ALIAS + "."):
-            return None
+            return spec_from_loader(fullname, _AliasLoader(alias), is_package=True)
         realname = __name__ + fullname[len(_ALIAS):]
         try:
             module = importlib.import_module(realname)
         except ImportError:
             return None
-        return importlib.util.spec_from_loader(fullname, _AliasLoader(module))
+        return spec_from_loader(fullname, _AliasLoader(module))
 
 
 def _alias_package():

@@ -407,6 +407,19 @@ class _ProcessClient(EngineClient):
         self._state = _EXITED
         self._status = status
 
+    def _exit_rc(self, abort, timeout):
+        """The return code to report at close: the exit code, or 128 +
+        signal number (as shells do) for a child killed by a signal when it
+        neither timed out nor was aborted; else None."""
+        prc = self._status
+        if prc is None:
+            return None
+        if prc >= 0:
+            return prc
+        if timeout or abort:
+            return None
+        return 128 - prc
+
     def _argv0(self):
         cmd = self._spawn_cmd()[0]
         return "/bin/sh" if isinstance(cmd, str) else cmd[0]

@@ -73,16 +73,12 @@ class ExecClient(_ProcessClient):
             self.worker._on_node_chunk(self.key, sname, chunk)
 
     def _close(self, abort, timeout):
-        prc = self._status
         self.invalidate()
-        if prc is not None:
-            if prc >= 0:
-                self._on_nodeset_close(self.key, prc)
-            elif timeout:
-                self.worker._on_node_timeout(self.key)
-            elif not abort:
-                # killed by a signal: 128 + signal number, as shells do
-                self._on_nodeset_close(self.key, 128 - prc)
+        rc = self._exit_rc(abort, timeout)
+        if rc is not None:
+            self._on_nodeset_close(self.key, rc)
+        elif timeout and self._status is not None:
+            self.worker._on_node_timeout(self.key)
         self.worker._check_fini()
 
     # events for a node, or for each node of a NodeSet key (%hosts)
@@ -118,14 +114,20 @@ class CopyClient(ExecClient):
         else:
             self.isdir = os.path.isdir(source)
 
+    def _copy_flags(self):
+        """-r for a directory, -p to preserve: the flags cp, rcp, scp and
+        pdcp share."""
+        flags = []
+        if self.isdir:
+            flags.append("-r")
+        if self.preserve:
+            flags.append("-p")
+        return flags
+
     def _build_cmd(self):
         source = _replace_cmd(self.source, self.key, self.rank)
         dest = _replace_cmd(self.dest, self.key, self.rank)
-        argv = ["cp"]
-        if self.isdir:
-            argv.append("-r")
-        if self.preserve:
-            argv.append("-p")
+        argv = ["cp"] + self._copy_flags()
         argv += [dest, source] if self.reverse else [source, dest]
         return (argv, None)
 

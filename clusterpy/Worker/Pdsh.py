@@ -238,10 +238,7 @@ class PdcpClient(CopyClient, PdshClient):
         argv = list(_tool_words(path))
         argv += _common_opts(info, "-t")
         argv.append("-w %s" % self.key)
-        if self.isdir:
-            argv.append("-r")
-        if self.preserve:
-            argv.append("-p")
+        argv += self._copy_flags()
         argv += [self.source, self.dest]
         return (argv, None)
 

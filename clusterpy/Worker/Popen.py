@@ -26,19 +26,14 @@ class PopenClient(_ProcessClient, StreamClient):
         self.worker._on_chunk(self.key, sname, chunk, sname == "stderr")
 
     def _close(self, abort, timeout):
-        prc = self._status
         self.invalidate()
         worker = self.worker
-        if prc is not None:
-            if prc >= 0:
-                self.rc = prc
-                worker._on_close(self.key, prc)
-            elif timeout:
-                worker._on_timeout(self.key)
-            elif not abort:
-                # killed by a signal: 128 + signal number, as shells do
-                self.rc = 128 - prc
-                worker._on_close(self.key, self.rc)
+        rc = self._exit_rc(abort, timeout)
+        if rc is not None:
+            self.rc = rc
+            worker._on_close(self.key, rc)
+        elif timeout and self._status is not None:
+            worker._on_timeout(self.key)
         worker._notify("ev_close", 2, timeout)
 
 

@@ -110,10 +110,7 @@ class RcpClient(CopyClient):
     def _build_cmd(self):
         info = self.worker.task.info
         argv = list(_tool_words(info("rcp_path") or "rcp"))
-        if self.isdir:
-            argv.append("-r")
-        if self.preserve:
-            argv.append("-p")
+        argv += self._copy_flags()
         argv += _option_words(info("rcp_options") or info("rsh_options"), False)
         argv += _copy_operands(self, info("rsh_user"))
         return (argv, None)

@@ -53,10 +53,7 @@ class ScpClient(CopyClient):
         info = self.worker.task.info
         argv = list(_tool_words(info("scp_path") or "scp"))
         argv += _option_words(info("scp_options") or info("ssh_options"), True)
-        if self.isdir:
-            argv.append("-r")
-        if self.preserve:
-            argv.append("-p")
+        argv += self._copy_flags()
         argv += _connect_timeout_opt(info)
         argv += _copy_operands(self, info("scp_user") or info("ssh_user"), brackets=True)
         return (argv, None)

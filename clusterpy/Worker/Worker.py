@@ -16,7 +16,7 @@ import os
 import warnings
 import weakref
 
-from clusterpy.Engine.Engine import FANOUT_DEFAULT
+from clusterpy.Engine.Engine import FANOUT_DEFAULT, EPSILON
 from clusterpy.Engine.Engine import FANOUT_UNLIMITED  # noqa: F401 (public name here)
 from clusterpy.Event import EventHandler
 from clusterpy.Worker.EngineClient import EngineClient, EngineClientStreamDict
@@ -417,8 +417,8 @@ class StreamClient(EngineClient):
             if not self.autoclose:
                 self._refs += 1
                 engine.evlooprefcnt += 1
-            flags = (_r.CP_FD_READ if stream.evmask & 1 else 0) | \
-                (_r.CP_FD_WRITE if stream.evmask & 2 else 0)
+            flags = (_r.CP_FD_READ if stream.readable() else 0) | \
+                (_r.CP_FD_WRITE if stream.writable() else 0)
             sid = stream._cid = reactor.fd_add(stream.fd, flags)
             ids[sid] = _FdSlot(self, stream)
             if stream.wbuf:
@@ -426,7 +426,7 @@ class StreamClient(EngineClient):
                 stream.wbuf = b""
             if stream.eof:
                 reactor.write_eof(sid, 0)
-        if self.fire_delay > -1e-3:
+        if self.fire_delay > -EPSILON:
             self._engine._timer_schedule(self)
         self._start()
 
@@ -435,7 +435,7 @@ class StreamClient(EngineClient):
             sid = stream._cid
             if not sid or ids.get(sid) is None:
                 continue
-            if flush and stream.evmask & 1:
+            if flush and stream.readable():
                 try:
                     partial = reactor.partial(sid)
                 except OSError:
