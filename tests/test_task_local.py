@@ -405,6 +405,24 @@ def test_engine_names():
         PreferredEngine("nope", {})
 
 
+def test_epolling_replaced_by_a_poll_only_poller():
+    # ClusterShell's own tests swap EngineEPoll.epolling for an object with
+    # just poll(); its errors must come out of runloop()
+    import errno
+    from clusterpy.Engine.EPoll import EngineEPoll
+
+    class BadPoller(object):
+        def poll(self, *args):
+            raise IOError(errno.EBADF, "injected error")
+
+    engine = EngineEPoll({})
+    engine.epolling.close()
+    engine.epolling = BadPoller()
+    engine.evlooprefcnt = 1
+    with pytest.raises(IOError):
+        engine.runloop(None)
+
+
 @pytest.mark.parametrize("engine", ["epoll", "poll", "select"])
 def test_each_engine_runs_commands(engine):
     from clusterpy.Defaults import DEFAULTS
