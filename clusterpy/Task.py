@@ -378,7 +378,10 @@ class Task(object):
         task running by itself."""
         assert fire >= 0.0, "timer's relative fire time must be a positive floating number"
         timer = EngineTimer(fire, interval, autoclose, handler)
-        self._add_timer(timer)
+        if self.thread is threading.current_thread():
+            self._engine.add_timer(timer)
+        else:
+            self._add_timer(timer)
         return timer
 
     @_dispatched
