@@ -334,6 +334,24 @@ class Reactor:
             return [], b""
         raise _error(n)
 
+    def fileno(self) -> int:
+        """A descriptor readable whenever a poll(0) has work, for another
+        event loop to watch (asyncio's add_reader); the reactor's own: do
+        not close it.  due() tells when a poll is due regardless."""
+        return self._call(lib.cp_reactor_fd)
+
+    def due(self) -> Optional[float]:
+        """When the next poll is due without fileno() being readable: 0.0
+        for now, the ``time.monotonic()`` deadline of the next timer, or
+        None if only readiness can bring work."""
+        r = self._r
+        if r is None:
+            raise _closed()
+        ns = lib.cp_poll_due(r)
+        if ns < 0:
+            return None
+        return ns / 1e9 if ns else 0.0
+
     def counters(self) -> Dict[str, int]:
         """Live resources: slots, fds, children, pending, timers, groups,
         queued (bytes waiting in write queues)."""

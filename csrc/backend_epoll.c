@@ -153,6 +153,16 @@ static int ep_wait(cp_reactor *r, int timeout_ms)
     return k;
 }
 
+static int ep_fd(cp_reactor *r)
+{
+    return ((ep_state *)r->bs)->epfd;
+}
+
+static int32_t ep_always(const cp_reactor *r)
+{
+    return ((const ep_state *)r->bs)->nalways;
+}
+
 const cp__backend cp__backend_epoll = {
-    ep_init, ep_fini, ep_update, ep_wait, NULL,
+    ep_init, ep_fini, ep_update, ep_wait, NULL, ep_fd, ep_always,
 };

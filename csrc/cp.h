@@ -265,6 +265,21 @@ int cp_wake(cp_reactor *r);
 int cp_poll(cp_reactor *r, int timeout_ms, int32_t *ev, int32_t ev_cap,
             char *arena, int32_t arena_cap, int32_t *arena_used);
 
+/*
+ * For a caller running the reactor from another event loop (asyncio): a
+ * descriptor that polls readable whenever a watch of the reactor is ready
+ * (cp_poll() with timeout 0 then has work), and when the next pass is due
+ * without it.  The descriptor is the reactor's own (epoll set; the poll
+ * backend keeps an epoll mirror of its set, made on first call) and lives
+ * until cp_reactor_free(); do not close it.  Returns it or -errno.
+ */
+int cp_reactor_fd(cp_reactor *r);
+/* When the next cp_poll() is due regardless of that descriptor: 0 if now
+ * (work left over by the last pass, a fanout refill, an fd that cannot be
+ * waited on), else the CLOCK_MONOTONIC deadline in ns of the next timer,
+ * or -1 if only readiness can bring work. */
+int64_t cp_poll_due(cp_reactor *r);
+
 void cp_get_counters(cp_reactor *r, struct cp_counters *out);
 
 /* CDEF-END */

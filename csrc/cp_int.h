@@ -199,6 +199,10 @@ typedef struct cp__backend {
     int (*wait)(cp_reactor *r, int timeout_ms);
     /* The pass stopped, out of room, before serving w (may be NULL). */
     void (*stopped)(cp_reactor *r, cp__watch *w);
+    /* A descriptor readable when some watch is ready (cp_reactor_fd()). */
+    int (*fd)(cp_reactor *r);
+    /* Watches that fd cannot report: they are always ready. */
+    int32_t (*always)(const cp_reactor *r);
 } cp__backend;
 
 extern const cp__backend cp__backend_epoll;

@@ -174,6 +174,19 @@ void cp_get_counters(cp_reactor *r, struct cp_counters *out)
     out->queued = r->queued;
 }
 
+int cp_reactor_fd(cp_reactor *r)
+{
+    return r->be->fd(r);
+}
+
+int64_t cp_poll_due(cp_reactor *r)
+{
+    if (r->more || cp__refill_ready(r) || r->be->always(r))
+        return 0;
+    cp__timer *t = cp__heap_top(&r->heap);
+    return t ? (t->deadline > 0 ? t->deadline : 0) : -1;
+}
+
 /* ------------------------------------------------------------------ */
 /* the pass */
 

@@ -7,6 +7,7 @@
 #include "check.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
@@ -633,6 +634,62 @@ static void test_wake(void)
     end_reactor(r);
 }
 
+/* The descriptor for another event loop: readable exactly when a pass has
+ * work; cp_poll_due() says when a pass is due without it. */
+static int fd_readable(int fd, int ms)
+{
+    struct pollfd p = {fd, POLLIN, 0};
+    return poll(&p, 1, ms) == 1 && (p.revents & POLLIN);
+}
+
+static void test_pollable_fd(void)
+{
+    cp_reactor *r = new_reactor();
+    int fd = cp_reactor_fd(r);
+    CHECK(fd >= 0);
+    CHECK_EQ(cp_reactor_fd(r), fd);     /* the same one each time */
+    CHECK_EQ(cp_poll_due(r), -1);
+    CHECK(!fd_readable(fd, 0));
+    cp_wake(r);
+    CHECK(fd_readable(fd, 1000));
+    recs rs = {0};
+    CHECK_EQ(pump(r, &rs, 0), 1);
+    CHECK(!fd_readable(fd, 0));
+    /* a child: its output and exit make the fd readable */
+    int32_t id = spawn1(r, (req){.argv = SH("echo hi"), .flags = CP_SPAWN_STDIN_NULL});
+    CHECK_EQ(cp_poll_due(r), 0);        /* a spawn is waiting for its refill */
+    pump(r, &rs, 0);
+    int64_t t0 = now_ms();
+    while (!find(&rs, CP_EV_EXIT, id) && now_ms() - t0 < 5000) {
+        /* wait as another loop would: for the fd, until the due time */
+        int64_t due = cp_poll_due(r), wait = 5000;
+        if (due >= 0) {
+            struct timespec now;
+            clock_gettime(CLOCK_MONOTONIC, &now);
+            wait = (due - ((int64_t)now.tv_sec * 1000000000 + now.tv_nsec)) / 1000000 + 1;
+            wait = wait < 0 ? 0 : wait;
+        }
+        CHECK(fd_readable(fd, (int)wait) || due >= 0);
+        pump(r, &rs, 0);
+    }
+    CHECK(find(&rs, CP_EV_EXIT, id) != NULL);
+    char *out = lines_of(&rs, id, CP_STDOUT);
+    CHECK(strcmp(out, "hi\n") == 0);
+    free(out);
+    /* a timer: due at its deadline (monotonic ns), not readable before */
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    int64_t now = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+    int32_t t = cp_timer_add(r, 0.05, 0);
+    int64_t due = cp_poll_due(r);
+    CHECK(due > now + 40000000 && due < now + 60000000);
+    CHECK(!fd_readable(fd, 0));
+    CHECK_EQ(cp_timer_cancel(r, t), 0);
+    CHECK_EQ(cp_poll_due(r), -1);
+    recs_free(&rs);
+    end_reactor(r);
+}
+
 static void test_timers(void)
 {
     cp_reactor *r = new_reactor();
@@ -973,6 +1030,7 @@ int main(void)
         {"user_fds", test_user_fds},
         {"partial", test_partial},
         {"wake", test_wake},
+        {"pollable_fd", test_pollable_fd},
         {"timers", test_timers},
         {"abort", test_abort},
         {"small_sink", test_small_sink},
