@@ -180,6 +180,7 @@ class Engine(object):
         self.evlooprefcnt = 0
         self.running = False
         self._exited = False
+        self._signals = None    # _watch_signals() state during a run
 
     # reactor lifecycle
 
@@ -498,35 +499,60 @@ class Engine(object):
         left, or `timeout` seconds (if > 0) elapsed."""
         if self.running:
             raise EngineAlreadyRunningError()
-        signals = None
         try:
-            self.running = True
-            self._ensure_reactor()
-            signals = self._watch_signals()
-            self.start_ports()
-            self.snoop_ports()
-            self.start_clients()
+            self._run_start(True)
             self.runloop(timeout)
-        except EngineTimeoutException:
-            self.clear(did_timeout=True)
-            raise
-        except BaseException:
-            try:
-                self.clear()
-            except BaseException:
-                import traceback    # only on errors: kept out of the import time
-                LOGGER.debug("error while clearing after an exception:\n%s",
-                             traceback.format_exc())
-                raise
+        except BaseException as exc:
+            self._run_failed(exc)
             raise
         finally:
-            if signals is not None:
-                self._unwatch_signals(*signals)
-            self._clear_timers()
-            self.running = False
-            self._exited = True
-            if not self._ids and not self._queued:
-                self._close_reactor()
+            self._run_end()
+
+    # A run in three parts, so that another event loop can drive the passes
+    # (clusterpy.aio): _run_start(), step() until it returns False, then
+    # _run_end(), with _run_failed() on an exception.
+
+    def _run_start(self, watch_signals):
+        """Begin a run: the reactor, ports and queued clients start."""
+        self.running = True
+        self._ensure_reactor()
+        if watch_signals:
+            self._signals = self._watch_signals()
+        self.start_ports()
+        self.snoop_ports()
+        self.start_clients()
+
+    def _run_failed(self, exc):
+        """Clean up after `exc` stopped a run (the caller re-raises it)."""
+        if isinstance(exc, EngineTimeoutException):
+            self.clear(did_timeout=True)
+            return
+        try:
+            self.clear()
+        except BaseException:
+            import traceback    # only on errors: kept out of the import time
+            LOGGER.debug("error while clearing after an exception:\n%s",
+                         traceback.format_exc())
+            raise
+
+    def _run_end(self):
+        """End a run (whatever stopped it)."""
+        signals, self._signals = self._signals, None
+        if signals is not None:
+            self._unwatch_signals(*signals)
+        self._clear_timers()
+        self.running = False
+        self._exited = True
+        if not self._ids and not self._queued:
+            self._close_reactor()
+
+    def step(self) -> bool:
+        """One pass of a running loop that does not block (another event
+        loop waits for the reactor's fileno() and due() instead); returns
+        whether the loop goes on."""
+        if self.evlooprefcnt > 0:
+            self._pass(0.0)
+        return self.evlooprefcnt > 0
 
     def _watch_signals(self):
         """In the main thread, let a signal end the reactor's wait at once,
@@ -556,71 +582,75 @@ class Engine(object):
 
     def runloop(self, timeout) -> None:
         """The loop itself (see the module documentation)."""
-        reactor = self._reactor
-        poll = reactor.poll_view      # arena slices are bytes, one copy each
+        deadline = monotonic() + timeout if timeout and timeout > 0 else None
+        while self.evlooprefcnt > 0:
+            if deadline is None:
+                self._pass(None)
+                continue
+            wait = deadline - monotonic()
+            if wait <= 0:
+                raise EngineTimeoutException()
+            self._pass(wait)
+            if monotonic() >= deadline:
+                raise EngineTimeoutException()
+
+    def _pass(self, wait, EV_LINES=_r.CP_EV_LINES, EV_EOF=_r.CP_EV_EOF,
+              EV_EXIT=_r.CP_EV_EXIT, EV_START=_r.CP_EV_START, EV_TIMER=_r.CP_EV_TIMER,
+              EV_WRITTEN=_r.CP_EV_WRITTEN, EV_WCLOSED=_r.CP_EV_WCLOSED,
+              EV_TIMEOUT=_r.CP_EV_TIMEOUT, EV_SPAWNERR=_r.CP_EV_SPAWNERR,
+              EV_DATA=_r.CP_EV_DATA, EV_WAKE=_r.CP_EV_WAKE):
+        """One loop pass: hand queued work to the reactor, poll (waiting up
+        to `wait` seconds, None: no limit), dispatch the batch.  (The event
+        types are default arguments: locals, for the dispatch below.)"""
+        if self._queued:
+            self._start_queued()
+        if self._tqueue:
+            self._arm_timers()
+        if self.info.get("fanout", 64) != self._fanout:
+            self._sync_fanout()
+        # poll_view: arena slices are bytes, one copy each
+        records, arena = self._reactor.poll_view(wait)
+        self._batch = records
+        self._batch_status = None
         ids = self._ids
         ids_get = ids.get
-        deadline = monotonic() + timeout if timeout and timeout > 0 else None
-        EV_LINES, EV_EOF, EV_EXIT, EV_START = _r.CP_EV_LINES, _r.CP_EV_EOF, _r.CP_EV_EXIT, \
-            _r.CP_EV_START
-        EV_TIMER, EV_WRITTEN, EV_WCLOSED = _r.CP_EV_TIMER, _r.CP_EV_WRITTEN, _r.CP_EV_WCLOSED
-        EV_TIMEOUT, EV_SPAWNERR, EV_DATA = _r.CP_EV_TIMEOUT, _r.CP_EV_SPAWNERR, _r.CP_EV_DATA
-        EV_WAKE = _r.CP_EV_WAKE
-        while self.evlooprefcnt > 0:
-            if self._queued:
-                self._start_queued()
-            if self._tqueue:
-                self._arm_timers()
-            if self.info.get("fanout", 64) != self._fanout:
-                self._sync_fanout()
-            if deadline is None:
-                wait = None
-            else:
-                wait = deadline - monotonic()
-                if wait <= 0:
-                    raise EngineTimeoutException()
-            records, arena = poll(wait)
-            self._batch = records
-            self._batch_status = None
-            exited = []
-            it = iter(records)
-            for kind, cid, a, b in zip(it, it, it, it):
-                target = ids_get(cid)
-                if target is None:
-                    if kind == EV_WAKE:
-                        self.snoop_ports()
-                    continue
-                etype = kind & 0xFF
-                if etype == EV_LINES:
-                    target._cp_lines(kind >> 8, arena[a:a + b])
-                elif etype == EV_EXIT or etype == EV_SPAWNERR:
-                    del ids[cid]
-                    target._cp_exited(a, etype == EV_SPAWNERR)
-                    exited.append(target)
-                elif etype == EV_START:
-                    if exited:
-                        self._close_exited(exited)
-                        exited = []
-                    target._cp_started(a)
-                elif etype == EV_TIMER:
-                    if exited:
-                        self._close_exited(exited)
-                        exited = []
-                    self._timer_fired(target, cid, a)
-                elif etype == EV_EOF:
-                    target._cp_eof(kind >> 8)
-                elif etype == EV_WRITTEN:
-                    target._cp_written(kind >> 8, a)
-                elif etype == EV_WCLOSED:
-                    target._cp_wclosed(kind >> 8, a)
-                elif etype == EV_TIMEOUT:
-                    target._timedout = True
-                elif etype == EV_DATA:
-                    target._cp_data(kind >> 8, arena[a:a + b])
-            if exited:
-                self._close_exited(exited)
-            if deadline is not None and monotonic() >= deadline:
-                raise EngineTimeoutException()
+        exited = []
+        it = iter(records)
+        for kind, cid, a, b in zip(it, it, it, it):
+            target = ids_get(cid)
+            if target is None:
+                if kind == EV_WAKE:
+                    self.snoop_ports()
+                continue
+            etype = kind & 0xFF
+            if etype == EV_LINES:
+                target._cp_lines(kind >> 8, arena[a:a + b])
+            elif etype == EV_EXIT or etype == EV_SPAWNERR:
+                del ids[cid]
+                target._cp_exited(a, etype == EV_SPAWNERR)
+                exited.append(target)
+            elif etype == EV_START:
+                if exited:
+                    self._close_exited(exited)
+                    exited = []
+                target._cp_started(a)
+            elif etype == EV_TIMER:
+                if exited:
+                    self._close_exited(exited)
+                    exited = []
+                self._timer_fired(target, cid, a)
+            elif etype == EV_EOF:
+                target._cp_eof(kind >> 8)
+            elif etype == EV_WRITTEN:
+                target._cp_written(kind >> 8, a)
+            elif etype == EV_WCLOSED:
+                target._cp_wclosed(kind >> 8, a)
+            elif etype == EV_TIMEOUT:
+                target._timedout = True
+            elif etype == EV_DATA:
+                target._cp_data(kind >> 8, arena[a:a + b])
+        if exited:
+            self._close_exited(exited)
 
     def _batch_exit_status(self, cid):
         """Exit status of child cid from its record in the current batch (a
