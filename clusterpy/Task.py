@@ -507,7 +507,10 @@ class Task(object):
             self._stopped.notify_all()
         if kill:
             with Task._task_lock:
-                Task._tasks.pop(threading.current_thread(), None)
+                # by identity: a task of clusterpy.aio.new_task() has a key
+                # of its own, not its thread
+                for key in [key for key, task in Task._tasks.items() if task is self]:
+                    del Task._tasks[key]
 
     def join(self):
         """Wait until the task (in another thread) is done."""

@@ -181,6 +181,7 @@ class Engine(object):
         self.running = False
         self._exited = False
         self._signals = None    # _watch_signals() state during a run
+        self._kick = None       # called when work is queued (clusterpy.aio)
 
     # reactor lifecycle
 
@@ -235,6 +236,8 @@ class Engine(object):
                 self.evlooprefcnt += 1
             if self.running:
                 self._queued.append(client)
+                if self._kick is not None:
+                    self._kick()
         else:
             self._ports[client] = None
             if self.running:
@@ -406,6 +409,8 @@ class Engine(object):
         # armed in C in one batch at the next loop pass (or run start)
         timer._deadline = monotonic() + timer.fire_delay
         self._tqueue.append(timer)
+        if self._kick is not None:
+            self._kick()
 
     def _arm_timers(self):
         """Arm the queued timers in the reactor, in one call."""

@@ -312,7 +312,8 @@ class _ProcessClient(EngineClient):
         if self._weof and not self._wqueue:
             flags |= _r.CP_SPAWN_STDIN_NULL
             self._stdin_null = True
-        if self._discardable and self.worker.eh is None and not task._info.get("debug"):
+        if self._discardable and self.worker.eh is None and self.worker._tap is None \
+                and not task._info.get("debug"):
             worker = self.worker
             if task._msg_sink(worker.SNAME_STDOUT) is None:
                 flags |= _r.CP_SPAWN_OUT_DISCARD

@@ -219,7 +219,7 @@ class ExecWorker(DistantWorker):
             return
         if self._has_timeout and hasattr(self.eh, "ev_timeout"):
             self.eh.ev_timeout(self)
-        self._notify("ev_close", 2, self._has_timeout)
+        self._on_worker_close(self._has_timeout)
 
 
 WORKER_CLASS = ExecWorker

@@ -34,7 +34,7 @@ class PopenClient(_ProcessClient, StreamClient):
             worker._on_close(self.key, rc)
         elif timeout and self._status is not None:
             worker._on_timeout(self.key)
-        worker._notify("ev_close", 2, timeout)
+        worker._on_worker_close(timeout)
 
 
 class WorkerPopen(WorkerSimple):

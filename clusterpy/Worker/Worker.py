@@ -114,6 +114,11 @@ class Worker(object):
     _track_node = False
     # whether start, close and write events update current_node
     _node_events = True
+    # tap(key, sname, chunk) seeing every chunk of lines (clusterpy.aio),
+    # set before the worker starts
+    _tap = None
+    # callables called with the worker after its ev_close (clusterpy.aio)
+    _closers = None
 
     def __init__(self, handler):
         self.eh = handler
@@ -174,6 +179,13 @@ class Worker(object):
         self.current_rc = rc
         self._notify("ev_hup", 2, key, rc)
 
+    def _on_worker_close(self, timeout):
+        """The worker's last event: ev_close, then what waits for its end."""
+        self._notify("ev_close", 2, timeout)
+        closers, self._closers = self._closers, None
+        for closer in closers or ():
+            closer(self)
+
     def _on_written(self, key, bytes_count, sname):
         if self._node_events:
             self.current_node = key
@@ -205,6 +217,8 @@ class Worker(object):
     def _on_chunk(self, key, sname, chunk, is_err):
         """Lines (joined by b'\\n') from key: the per-line work of _on_line,
         done in bulk when the handler does not look at lines."""
+        if self._tap is not None:
+            self._tap(key, sname, chunk)
         task = self.task
         readers = self._readers
         if readers is None or readers.eh is not self.eh:
@@ -283,6 +297,8 @@ class DistantWorker(Worker):
 
     def _on_node_msgline(self, node, msg, sname):
         """Line `msg` from `node` on stream `sname`."""
+        if self._tap is not None:
+            self._tap(node, sname, msg)
         self._on_line(node, msg, sname, sname == self.SNAME_STDERR)
 
     def _on_node_chunk(self, node, sname, chunk):
@@ -478,7 +494,7 @@ class StreamClient(EngineClient):
         if timeout:
             worker._on_timeout(self.key)
         worker._on_close(self.key)
-        worker._notify("ev_close", 2, timeout)
+        worker._on_worker_close(timeout)
 
     def _writer_names(self, sname):
         if sname is not None:
@@ -529,6 +545,8 @@ class StreamWorker(Worker):
         self.clients[0].key = key
 
     def _on_msgline(self, key, msg, sname):
+        if self._tap is not None:
+            self._tap(key, sname, msg)
         self._on_line(key, msg, sname, sname == "stderr")
 
     def _debug_line(self, key, msg, sname):

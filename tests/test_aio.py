@@ -1,0 +1,393 @@
+"""clusterpy.aio: Tasks run inside an asyncio event loop (asyncio.run in
+each test), with real processes, the test sshd and the leak fixture."""
+import asyncio
+import os
+import threading
+import time
+
+import pytest
+
+from _sshd import recorder
+from clusterpy import aio
+from clusterpy.Defaults import Defaults
+from clusterpy.Event import EventHandler
+from clusterpy.Task import AlreadyRunningError, TimeoutError as TaskTimeoutError, task_self
+from clusterpy.Worker.Exec import ExecWorker
+from conftest import child_pids
+
+
+@pytest.fixture
+def task():
+    """task_self() with local ExecWorker as the distant worker."""
+    task = task_self()
+    saved = task.default("distant_worker"), task.default("stderr"), task.info("fanout")
+    task.set_default("distant_worker", ExecWorker)
+    yield task
+    task.set_default("distant_worker", saved[0])
+    task.set_default("stderr", saved[1])
+    task.set_info("fanout", saved[2])
+    assert not task.running()
+
+
+def run(coro):
+    return asyncio.run(asyncio.wait_for(coro, 30))
+
+
+def test_gather_100_local_commands(task):
+    async def main():
+        workers = [task.shell("echo %d; exit %d" % (i, i % 3)) for i in range(100)]
+        return workers, await asyncio.gather(*(aio.wait(w) for w in workers))
+
+    workers, results = run(main())
+    for i, (worker, result) in enumerate(zip(workers, results)):
+        assert result.worker is worker
+        assert result.buffers == {worker: str(i).encode()}
+        assert result.retcodes == {worker: i % 3}
+        assert worker.retcode() == i % 3      # the worker API sees the same
+    assert task.max_retcode() == 2
+
+
+def test_distant_results_and_event_handler_callbacks(task):
+    rec = recorder()
+
+    async def main():
+        worker = task.shell("echo out %h; echo err >&2; exit 2", nodes="n[1-3]",
+                            handler=rec, stderr=True)
+        return worker, await aio.wait(worker)
+
+    worker, result = run(main())
+    assert result.buffers == {"n%d" % i: b"out n%d" % i for i in (1, 2, 3)}
+    assert result.errors == {"n%d" % i: b"err" for i in (1, 2, 3)}
+    assert result.retcodes == {"n1": 2, "n2": 2, "n3": 2} and result.max_retcode == 2
+    assert result.timeouts == frozenset()
+    for node in ("n1", "n2", "n3"):
+        kinds = [ev[0] for ev in rec.of(node)]
+        assert kinds[0] == "pickup" and "read" in kinds and kinds[-1] == "hup"
+    assert [ev[0] for ev in rec.events if ev[0] in ("start", "close")] == ["start", "close"]
+    assert worker.node_buffer("n2") == b"out n2"
+
+
+def test_run_whole_task_with_a_timer_on_the_loop_clock(task):
+    fired = []
+
+    class Tick(EventHandler):
+        def ev_timer(self, timer):
+            fired.append(time.monotonic())
+
+    async def main():
+        task.shell("echo a", nodes="x")
+        start = time.monotonic()
+        task.timer(0.2, Tick())
+        result = await aio.run(task)
+        return start, result
+
+    start, result = run(main())
+    assert result.buffers == {"x": b"a"} and result.retcodes == {"x": 0}
+    assert len(fired) == 1 and 0.19 <= fired[0] - start < 1.0
+
+
+def test_cancelled_run_leaves_no_child(task):
+    before = child_pids()
+
+    async def main():
+        class Started(EventHandler):
+            def ev_pickup(self, worker, node):
+                if len(started) < 5:
+                    started.append(node)
+                if len(started) == 5 and not ready.done():
+                    ready.set_result(None)
+
+        started = []
+        ready = asyncio.get_running_loop().create_future()
+        worker = task.shell("sleep 30", nodes="n[1-5]", handler=Started())
+        waiting = asyncio.ensure_future(aio.wait(worker))
+        await ready
+        assert len(child_pids() - before) == 5
+        waiting.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await waiting
+        # reaped when the cancellation goes on, not later
+        assert child_pids() - before == set()
+        return worker
+
+    worker = run(main())
+    assert not task.running()
+    assert worker.num_timeout() == 0
+
+
+def test_cancelled_whole_run(task):
+    async def main():
+        task.shell("sleep 30", nodes="n[1-3]")
+        task.shell("sleep 30")
+        running = asyncio.ensure_future(aio.run(task))
+        await asyncio.sleep(0.2)
+        running.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await running
+
+    before = child_pids()
+    run(main())
+    assert child_pids() - before == set()
+
+
+def test_wait_for_timeout_aborts_cleanly(task):
+    async def main():
+        slow = task.shell("sleep 30", nodes="n[1-2]")
+        quick = task.shell("sleep 0.3; echo done", nodes="q")
+        with pytest.raises(asyncio.TimeoutError):
+            await asyncio.wait_for(aio.wait(slow), 0.1)
+        # the rest of the run goes on
+        result = await aio.wait(quick)
+        # and the task runs again afterwards
+        again = await aio.shell("echo again", nodes="r")
+        return result, again
+
+    before = child_pids()
+    result, again = run(main())
+    assert result.buffers == {"q": b"done"}
+    assert again.buffers == {"r": b"again"}
+    assert child_pids() - before == set()
+
+
+def test_run_timeout_raises_task_timeout_error(task):
+    async def main():
+        task.shell("sleep 30", nodes="n[1-2]")
+        with pytest.raises(TaskTimeoutError):
+            await aio.run(task, timeout=0.2)
+
+    run(main())
+    assert task.num_timeout() == 2
+
+
+def test_ev_read_raising_surfaces_in_the_awaiting_coroutine(task):
+    class Boom(EventHandler):
+        def ev_read(self, worker, node, sname, msg):
+            raise ValueError("bad line %r" % msg)
+
+    async def main():
+        bad = task.shell("echo x; sleep 30", nodes="b", handler=Boom())
+        other = task.shell("sleep 30", nodes="o")
+        results = await asyncio.gather(aio.wait(bad), aio.wait(other), aio.run(task),
+                                       return_exceptions=True)
+        return results
+
+    before = child_pids()
+    results = run(main())
+    assert [type(r) for r in results] == [ValueError] * 3
+    assert "bad line b'x'" in str(results[0])
+    assert child_pids() - before == set()
+    assert not task.running()
+
+
+def test_lines_as_they_arrive(task):
+    async def main():
+        worker = task.shell("echo a; sleep 0.3; echo b", nodes="n[1-2]")
+        seen = []
+        async for node, line in aio.lines(worker):
+            seen.append((node, line, time.monotonic()))
+        return seen
+
+    seen = run(main())
+    assert sorted((n, l) for n, l, _ in seen) == [("n1", b"a"), ("n1", b"b"),
+                                                  ("n2", b"a"), ("n2", b"b")]
+    first_a = min(t for _, l, t in seen if l == b"a")
+    last_b = max(t for _, l, t in seen if l == b"b")
+    assert last_b - first_a >= 0.25      # "a" came before the command ended
+
+
+def test_lines_back_pressure_bounds_memory(task):
+    count = 200000      # about 1.3 MB of output, many times maxbytes
+
+    async def main():
+        worker = task.shell("seq %d" % count, nodes="n1")
+        stream = aio.lines(worker, maxbytes=16384)
+        await asyncio.sleep(0.5)
+        # the consumer lags: reading stopped, the command blocks on its pipe
+        assert stream._size < 16384 + 65536 + 64
+        assert not worker.started or not aio._closed(worker)
+        numbers = []
+        async for node, line in stream:
+            numbers.append(int(line))
+            assert stream._size < 16384 + 65536 + 64
+        return numbers
+
+    task.set_default("stdout_msgtree", False)
+    try:
+        numbers = run(main())
+    finally:
+        task.set_default("stdout_msgtree", True)
+    assert numbers == list(range(1, count + 1))
+
+
+def test_lines_of_stderr_and_leaving_early(task):
+    async def main():
+        worker = task.shell("seq 1000 >&2; echo out", nodes="n1", stderr=True)
+        stream = aio.lines(worker, sname="stderr", maxbytes=64)
+        async for node, line in stream:
+            if line == b"10":
+                break
+        # leaving early: the worker goes on, its results stay complete
+        return await aio.wait(worker)
+
+    result = run(main())
+    assert result.buffers == {"n1": b"out"}
+    assert result.errors["n1"].split(b"\n")[-1] == b"1000"
+
+
+def test_lines_after_start_is_refused(task):
+    async def main():
+        worker = task.shell("sleep 0.2", nodes="n1")
+        waiting = asyncio.ensure_future(aio.wait(worker))
+        await asyncio.sleep(0.1)
+        with pytest.raises(aio.AioError, match="already started"):
+            aio.lines(worker)
+        await waiting
+
+    run(main())
+
+
+def test_stdin_written_from_a_coroutine(task):
+    async def main():
+        worker = task.shell("cat", nodes="n[1-2]")
+        waiting = asyncio.ensure_future(aio.wait(worker))
+        await asyncio.sleep(0.1)
+        worker.write(b"hello\n")
+        worker.set_write_eof()
+        return await waiting
+
+    assert run(main()).buffers == {"n1": b"hello", "n2": b"hello"}
+
+
+def test_copy(task, tmp_path):
+    source = tmp_path / "src"
+    source.write_bytes(b"payload")
+
+    async def main():
+        worker = task.copy(str(source), str(tmp_path / "dst-%h"), nodes="n[1-2]")
+        return await aio.wait(worker)
+
+    result = run(main())
+    assert result.retcodes == {"n1": 0, "n2": 0}
+    assert (tmp_path / "dst-n1").read_bytes() == b"payload"
+
+
+def test_several_tasks_at_once_poll_backend_for_one(task):
+    defaults = Defaults([])
+    defaults.engine = "poll"
+    other = aio.new_task(defaults)
+    try:
+        assert other is not task and other._engine.identifier == "poll"
+        other.set_default("distant_worker", ExecWorker)
+        other.set_info("fanout", 2)
+        task.set_info("fanout", 8)
+
+        async def main():
+            mine = task.shell("sleep 0.2; echo %h", nodes="a[1-8]")
+            theirs = other.shell("sleep 0.2; echo %h", nodes="b[1-4]")
+            start = time.monotonic()
+            results = await asyncio.gather(aio.wait(mine), aio.wait(theirs))
+            return results, time.monotonic() - start
+
+        (mine, theirs), elapsed = run(main())
+        assert mine.buffers == {"a%d" % i: b"a%d" % i for i in range(1, 9)}
+        assert theirs.buffers == {"b%d" % i: b"b%d" % i for i in range(1, 5)}
+        assert 0.35 < elapsed < 2.0      # fanout 2: two rounds for the poll task
+        assert task_self() is task
+    finally:
+        other.abort(kill=True)
+
+
+def test_task_running_in_a_thread_is_refused(task):
+    from clusterpy.Task import Task
+    other = Task()
+    other.shell("sleep 0.5")
+    other.resume()
+    time.sleep(0.1)
+    try:
+        async def main():
+            with pytest.raises(AlreadyRunningError, match="already running"):
+                await aio.run(other)
+
+        run(main())
+    finally:
+        other.join()
+        other.abort(kill=True)
+        other.thread.join()
+
+
+def test_worker_not_scheduled_is_refused():
+    async def main():
+        with pytest.raises(aio.AioError, match="not scheduled"):
+            await aio.wait(ExecWorker("n1", None, command="true"))
+
+    run(main())
+
+
+def test_loop_closed_under_a_running_worker(task):
+    loop = asyncio.new_event_loop()
+
+    async def start():
+        aio.lines(task.shell("sleep 30", nodes="n1"))   # nobody awaits it
+        await asyncio.sleep(0.1)
+
+    before = child_pids()
+    loop.run_until_complete(start())
+    loop.close()        # without asyncio.run()'s cleanup: the run is left behind
+    assert task.running()
+
+    async def again():
+        with pytest.raises(aio.AioError, match="was closed while its workers ran"):
+            await aio.run(task)
+        return await aio.shell("echo ok", nodes="n2")
+
+    assert run(again()).buffers == {"n2": b"ok"}
+    assert child_pids() - before == set()
+
+
+def test_asyncio_run_ending_under_a_running_worker(task):
+    errors = []
+
+    async def main():
+        asyncio.get_running_loop().set_exception_handler(
+            lambda loop, context: errors.append(context["message"]))
+        aio.lines(task.shell("sleep 30", nodes="n1"))
+        await asyncio.sleep(0.1)
+        # returning: asyncio.run() cancels the run's guard, which aborts it
+
+    before = child_pids()
+    asyncio.run(main())
+    assert child_pids() - before == set()
+    assert not task.running()
+    assert errors and "stopped under running clusterpy workers" in errors[0]
+
+
+def test_ssh_worker_through_the_test_sshd(ssh_task):
+    rec = recorder()
+
+    async def main():
+        worker = ssh_task.shell("echo $((6 * 7)); exit 4", nodes="node[1-2]", handler=rec)
+        seen = [item async for item in aio.lines(worker)]
+        return seen, await aio.wait(worker)
+
+    seen, result = run(main())
+    assert sorted(seen) == [("node1", b"42"), ("node2", b"42")]
+    assert result.buffers == {"node1": b"42", "node2": b"42"}
+    assert result.retcodes == {"node1": 4, "node2": 4}
+    assert sorted(ev[1] for ev in rec.events if ev[0] == "hup") == ["node1", "node2"]
+
+
+def test_ssh_worker_cancelled_leaves_no_client(ssh_task, sshd):
+    async def main():
+        worker = ssh_task.shell("sleep 30", nodes="node1")
+        with pytest.raises(asyncio.TimeoutError):
+            await asyncio.wait_for(aio.wait(worker), 1.0)
+
+    run(main())
+    assert not sshd.client_pids(settle=2.0)
+
+
+def test_module_is_documented_in_the_readme():
+    readme = os.path.join(os.path.dirname(os.path.dirname(__file__)), "README.md")
+    with open(readme) as fh:
+        text = fh.read()
+    assert "clusterpy.aio" in text and "aio.lines(" in text
