@@ -2,7 +2,8 @@
 each test), with real processes, the test sshd and the leak fixture."""
 import asyncio
 import os
-import threading
+import subprocess
+import sys
 import time
 
 import pytest
@@ -188,10 +189,10 @@ def test_lines_as_they_arrive(task):
         return seen
 
     seen = run(main())
-    assert sorted((n, l) for n, l, _ in seen) == [("n1", b"a"), ("n1", b"b"),
+    assert sorted((node, line) for node, line, _ in seen) == [("n1", b"a"), ("n1", b"b"),
                                                   ("n2", b"a"), ("n2", b"b")]
-    first_a = min(t for _, l, t in seen if l == b"a")
-    last_b = max(t for _, l, t in seen if l == b"b")
+    first_a = min(when for _, line, when in seen if line == b"a")
+    last_b = max(when for _, line, when in seen if line == b"b")
     assert last_b - first_a >= 0.25      # "a" came before the command ended
 
 
@@ -386,8 +387,46 @@ def test_ssh_worker_cancelled_leaves_no_client(ssh_task, sshd):
     assert not sshd.client_pids(settle=2.0)
 
 
-def test_module_is_documented_in_the_readme():
-    readme = os.path.join(os.path.dirname(os.path.dirname(__file__)), "README.md")
-    with open(readme) as fh:
+def test_readme_example_runs(tmp_path):
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    with open(os.path.join(root, "README.md")) as fh:
         text = fh.read()
-    assert "clusterpy.aio" in text and "aio.lines(" in text
+    code = text.split("<!-- aio-example:begin -->\n```python\n")[1].split("```\n")[0]
+    script = tmp_path / "example.py"
+    script.write_text(code)
+    env = dict(os.environ, PYTHONPATH=root)
+    proc = subprocess.run([sys.executable, str(script)], env=env, capture_output=True,
+                          timeout=60)
+    assert proc.returncode == 0, proc.stderr.decode()
+    out = proc.stdout.decode().splitlines()
+    assert out[:3] == ["n%d hello from n%d" % (i, i) for i in (1, 2, 3)]
+    assert out[6:9] == ["3 b'n7' []", "slow nodes aborted", "{'here': 0}"]
+
+
+def test_rsh_worker_through_the_test_sshd(ssh_task, sshd):
+    from clusterpy.Worker.Rsh import WorkerRsh
+    ssh_task.set_info("rsh_path", "ssh")
+    ssh_task.set_info("rsh_options", sshd.ssh_options)
+
+    async def main():
+        worker = WorkerRsh("node[1-2]", None, command="echo r; exit 5")
+        ssh_task.schedule(worker)
+        return await aio.wait(worker)
+
+    result = run(main())
+    assert result.buffers == {"node1": b"r", "node2": b"r"}
+    assert result.retcodes == {"node1": 5, "node2": 5}
+
+
+def test_pdsh_worker_through_the_test_sshd(ssh_task, pdsh_sshd):
+    from clusterpy.Worker.Pdsh import WorkerPdsh
+
+    async def main():
+        worker = WorkerPdsh("node[1-3]", None, command="echo p; exit 2")
+        ssh_task.schedule(worker)
+        seen = sorted([item async for item in aio.lines(worker)])
+        return seen, await aio.wait(worker)
+
+    seen, result = run(main())
+    assert seen == [("node%d" % i, b"p") for i in (1, 2, 3)]
+    assert result.retcodes == {"node1": 2, "node2": 2, "node3": 2}
