@@ -17,8 +17,9 @@ import statistics
 README_BEGIN = "<!-- bench-table:begin -->"
 README_END = "<!-- bench-table:end -->"
 
-#: smallest denominator of a ratio, by unit: a memory page, a nanosecond
-FLOOR = {"kB": 4, "s": 1e-9}
+#: smallest denominator of a ratio, by unit: a memory page, a nanosecond;
+#: "x" is a ratio itself (bench/aio.py)
+FLOOR = {"kB": 4, "s": 1e-9, "x": 1e-9}
 
 #: a row regresses when its ratio falls below baseline / (1 + SLOWER)
 SLOWER = 0.20
@@ -67,6 +68,8 @@ def _paired_ratio(theirs, ours, floor):
 def fmt(value, unit):
     if value is None:
         return "n/a"
+    if unit == "x":
+        return "%.2f×" % value
     if unit == "kB":
         return "%.1f MB" % (value / 1024.0) if value >= 10240 else "%d kB" % value
     if value < 1e-3:
@@ -99,7 +102,7 @@ def header(run):
             machine["python"], machine["clusterpy"], machine["ClusterShell"] or "n/a"),
         "",
         "Medians of %d runs per row, the libraries alternating run by run, bytecode "
-        "cached: engine, output, timers, memory, import and ssh rows run a fresh interpreter "
+        "cached: engine, output, timers, memory, import, ssh and aio rows run a fresh interpreter "
         "per run and time themselves from inside; nodeset and msgtree rows run both "
         "libraries in one fresh interpreter per scenario, in loops of about 20 ms; cli rows "
         "time whole processes, start-up included. Ratio: ClusterShell's value over "

@@ -469,7 +469,7 @@ class Task(object):
 
     @_dispatched
     def _abort(self, kill=False):
-        assert task_self() == self
+        assert self._is_task_self()
         self._quit = True
         self._engine.abort(kill)
 

@@ -43,8 +43,9 @@ does driving a Task another thread runs.
 - An exception raised by a handler ends the run as in ``task.run()`` and is
   raised in every coroutine awaiting the run or one of its workers.
 
-Within the loop, stop work with cancellation or ``worker.abort()``:
-``task.abort()`` is for other threads.
+``worker.abort()`` and ``task.abort()`` work from coroutines, handlers and
+other threads (Engine.abort() between passes ends the run through the
+driver); ``task.suspend()`` is not supported (it would block the loop).
 """
 
 import asyncio
@@ -146,6 +147,7 @@ class _Driver(object):
         self.started = False
         self.stopped = False
         self.soon = False       # a step is scheduled with call_soon
+        self.stepping = False   # in a pass
         self.timer = None       # TimerHandle of the next due pass
         self.timer_due = None   # its reactor deadline
         self.deadline = None    # TimerHandle of run(timeout=...)
@@ -164,7 +166,7 @@ class _Driver(object):
             return
         task, engine = self.task, self.engine
         task._results = _Results()      # as task.run() does
-        engine._kick = self.kick
+        engine._driver = self
         self.started = True
         try:
             engine._run_start(False)    # asyncio keeps the signal wake-up fd
@@ -200,11 +202,14 @@ class _Driver(object):
         self.soon = False
         if self.pausers or self.stopped or not self.started:
             return
+        self.stepping = True
         try:
             going = self.engine.step()
         except BaseException as exc:  # noqa: B902 - handed to the waiters
+            self.stepping = False
             self.stop(exc)
             return
+        self.stepping = False
         if not going:
             self.stop(None)
         elif self.pausers:
@@ -261,6 +266,10 @@ class _Driver(object):
         self.deadline = self.loop.call_later(
             timeout, lambda: self.stop(EngineTimeoutException()))
 
+    def abort(self, kill: bool) -> None:
+        """task.abort() between passes (Engine.abort())."""
+        self.stop(EngineAbortException(kill))
+
     def cancel(self) -> None:
         """Abort the whole run (the coroutine awaiting run() was cancelled)."""
         if not self.stopped:
@@ -292,7 +301,7 @@ class _Driver(object):
         finally:
             if self.started:
                 engine._run_end()
-            engine._kick = None
+            engine._driver = None
             if self.deadline is not None:
                 self.deadline.cancel()
             if _DRIVERS.get(task) is self:

@@ -3,6 +3,7 @@ each test), with real processes, the test sshd and the leak fixture."""
 import asyncio
 import os
 import subprocess
+import threading
 import sys
 import time
 
@@ -430,3 +431,28 @@ def test_pdsh_worker_through_the_test_sshd(ssh_task, pdsh_sshd):
     seen, result = run(main())
     assert seen == [("node%d" % i, b"p") for i in (1, 2, 3)]
     assert result.retcodes == {"node1": 2, "node2": 2, "node3": 2}
+
+
+@pytest.mark.parametrize("where", ["coroutine", "thread"])
+def test_task_abort(task, where):
+    async def main():
+        worker = task.shell("sleep 30", nodes="n[1-3]")
+        waiting = asyncio.ensure_future(aio.wait(worker))
+        running = asyncio.ensure_future(aio.run(task))
+        await asyncio.sleep(0.2)
+        if where == "coroutine":
+            task.abort()
+        else:
+            aborter = threading.Thread(target=task.abort)
+            aborter.start()
+            while aborter.is_alive():
+                await asyncio.sleep(0.01)
+        return await waiting, await running
+
+    before = child_pids()
+    result, whole = run(main())
+    assert child_pids() - before == set()
+    assert result.retcodes == {} and whole.retcodes == {}
+    assert not task.running()
+    # the task works again
+    assert run(aio.shell("echo again", nodes="n1")).buffers == {"n1": b"again"}

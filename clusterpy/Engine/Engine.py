@@ -181,7 +181,7 @@ class Engine(object):
         self.running = False
         self._exited = False
         self._signals = None    # _watch_signals() state during a run
-        self._kick = None       # called when work is queued (clusterpy.aio)
+        self._driver = None     # clusterpy.aio's driver running the loop, if any
 
     # reactor lifecycle
 
@@ -236,8 +236,8 @@ class Engine(object):
                 self.evlooprefcnt += 1
             if self.running:
                 self._queued.append(client)
-                if self._kick is not None:
-                    self._kick()
+                if self._driver is not None:
+                    self._driver.kick()
         else:
             self._ports[client] = None
             if self.running:
@@ -409,8 +409,8 @@ class Engine(object):
         # armed in C in one batch at the next loop pass (or run start)
         timer._deadline = monotonic() + timer.fire_delay
         self._tqueue.append(timer)
-        if self._kick is not None:
-            self._kick()
+        if self._driver is not None:
+            self._driver.kick()
 
     def _arm_timers(self):
         """Arm the queued timers in the reactor, in one call."""
@@ -687,6 +687,11 @@ class Engine(object):
     def abort(self, kill) -> None:
         """Abort the run (raises EngineAbortException when running)."""
         if self.running:
+            driver = self._driver
+            if driver is not None and not driver.stepping:
+                # run by clusterpy.aio, called between passes: no loop to unwind
+                driver.abort(kill)
+                return
             raise EngineAbortException(kill)
         self.clear(clear_ports=kill)
 
