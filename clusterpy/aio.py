@@ -318,6 +318,10 @@ class _Driver(object):
             stream._fail(error)
 
     def _finish(self, failure: Optional[BaseException]) -> None:
+        if self.waiters:
+            # workers still open when the run ended (autoclose ones)
+            self._fail(AioError("the run of %s ended before the awaited worker closed "
+                                "(an autoclose worker does not keep a run going)" % self.task))
         runs, self.runs = self.runs, []
         result = _snapshot(self.task) if runs and failure is None else None
         for future in runs:
@@ -417,7 +421,7 @@ async def wait(worker: Worker) -> Result:
     Cancelling the awaiting coroutine aborts the worker: its processes are
     killed and reaped."""
     task = _bound(worker)
-    if worker.started and _closed(worker):
+    if _closed(worker):
         return _snapshot(task, worker)
     driver = _drive(task)
     future = driver.loop.create_future()

@@ -456,3 +456,17 @@ def test_task_abort(task, where):
     assert not task.running()
     # the task works again
     assert run(aio.shell("echo again", nodes="n1")).buffers == {"n1": b"again"}
+
+
+def test_awaiting_an_autoclose_worker_fails_clearly_when_the_run_ends(task):
+    async def main():
+        task.shell("sleep 0.1", nodes="n1")
+        lazy = task.shell("sleep 30", nodes="z1", autoclose=True)
+        with pytest.raises(aio.AioError, match="autoclose"):
+            await aio.wait(lazy)
+        lazy.abort()
+        await aio.run(task)     # as after task.run(): the next run ends it all
+
+    before = child_pids()
+    run(main())
+    assert child_pids() - before == set()
