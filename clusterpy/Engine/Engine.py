@@ -23,6 +23,12 @@ never exceeds the fanout.
 The loop runs while ``evlooprefcnt`` > 0: the count of live clients, started
 ports and armed timers that are not ``autoclose``.  Its only cross-thread
 entry is ``_wake()`` (ports), guarded by a lock against the reactor closing.
+
+``run()`` is ``_run_start()``, passes until the count is 0, ``_run_end()``
+(``_run_failed()`` first on an exception).  clusterpy.aio drives the same
+parts from an asyncio loop: its driver (``_driver``) calls ``step()``, one
+pass that does not block, whenever the reactor's fileno() is readable or
+its due() time comes, and is kicked when work is queued between passes.
 """
 
 import logging
