@@ -507,6 +507,8 @@ class LineStream(object):
         self._error = None
         self._paused = False
         self._closed = False
+        self._driver = _drive(task)     # first: it may refuse to run the task
+        self._loop = self._driver.loop
         tap = worker._tap
         if tap is None:
             tap = worker._tap = _Tap()
@@ -514,9 +516,7 @@ class LineStream(object):
         if worker._closers is None:
             worker._closers = []
         worker._closers.append(self._closer)
-        self._driver = _drive(task)
         self._driver.streams.add(self)
-        self._loop = self._driver.loop
 
     def __repr__(self) -> str:
         return "<clusterpy.aio.LineStream %s of %r, %d bytes waiting>" % (
@@ -621,8 +621,8 @@ def lines(worker: Worker, sname: str = "stdout", maxbytes: int = 1 << 20) -> Lin
     """An async iterator of ``(node, line)`` for every line the worker reads
     on stream `sname` ("stdout" or "stderr"), as they arrive; call it before
     the worker starts (its task is run in the event loop from the next loop
-    iteration, if nothing runs it yet).  At most about `maxbytes` of lines
-    wait for the consumer: beyond, the task stops reading until half of
-    them were taken.  The iteration ends when the worker closes.  The
+    iteration, if nothing runs it yet).  Once `maxbytes` of lines wait for
+    the consumer, the task stops reading until half of them were taken
+    (what one reactor pass read may come on top: at most 4 MiB).  The iteration ends when the worker closes.  The
     worker's handler and the task's buffers get the lines too."""
     return LineStream(worker, sname, maxbytes)
