@@ -470,3 +470,31 @@ def test_awaiting_an_autoclose_worker_fails_clearly_when_the_run_ends(task):
     before = child_pids()
     run(main())
     assert child_pids() - before == set()
+
+
+def test_no_busy_polling(task, monkeypatch):
+    from clusterpy.Engine.Engine import Engine
+    passes = []
+    step = Engine.step
+
+    def counting_step(self):
+        passes.append(time.monotonic())
+        return step(self)
+
+    monkeypatch.setattr(Engine, "step", counting_step)
+
+    class Tick(EventHandler):
+        def ev_timer(self, timer):
+            pass
+
+    async def main():
+        task.shell("sleep 0.6", nodes="n[1-4]")
+        task.timer(0.1, Tick(), interval=0.2, autoclose=True)
+        cpu = time.process_time()
+        await aio.run(task)
+        return time.process_time() - cpu
+
+    cpu = run(main())
+    # a few passes: the spawns, the exits, three or four timer ticks
+    assert len(passes) < 20, len(passes)
+    assert cpu < 0.3
