@@ -498,3 +498,15 @@ def test_no_busy_polling(task, monkeypatch):
     # a few passes: the spawns, the exits, three or four timer ticks
     assert len(passes) < 20, len(passes)
     assert cpu < 0.3
+
+
+def test_timed_out_nodes_in_the_result(task):
+    async def main():
+        worker = task.shell("case %h in slow*) sleep 30;; esac; echo %h", nodes="slow[1-2],ok1",
+                            timeout=0.3)
+        return await aio.wait(worker)
+
+    result = run(main())
+    assert result.timeouts == frozenset({"slow1", "slow2"})
+    assert result.retcodes == {"ok1": 0}
+    assert result.buffers == {"ok1": b"ok1"}
