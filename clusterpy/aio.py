@@ -362,6 +362,10 @@ def _drive(task: Task, timeout: Optional[float] = None) -> _Driver:
         if not task._run_lock.acquire(False):
             raise AlreadyRunningError("%s is already running (in a thread, or "
                                       "suspended): clusterpy.aio cannot run it too" % task)
+        if not task._is_task_self():
+            task._run_lock.release()
+            raise AioError("%s belongs to %s: run it from an event loop of that thread, or "
+                           "make one for this loop with aio.new_task()" % (task, task.thread))
         driver = _DRIVERS[task] = _Driver(task, loop)
         loop.call_soon(driver.begin)
     if timeout is not None and timeout > 0:
@@ -623,6 +627,7 @@ def lines(worker: Worker, sname: str = "stdout", maxbytes: int = 1 << 20) -> Lin
     the worker starts (its task is run in the event loop from the next loop
     iteration, if nothing runs it yet).  Once `maxbytes` of lines wait for
     the consumer, the task stops reading until half of them were taken
-    (what one reactor pass read may come on top: at most 4 MiB).  The iteration ends when the worker closes.  The
-    worker's handler and the task's buffers get the lines too."""
+    (what one reactor pass read may come on top: at most 4 MiB).  The
+    iteration ends when the worker closes.  The worker's handler and the
+    task's buffers get the lines too."""
     return LineStream(worker, sname, maxbytes)

@@ -317,6 +317,21 @@ def test_task_running_in_a_thread_is_refused(task):
         other.thread.join()
 
 
+def test_task_of_another_thread_is_refused():
+    from clusterpy.Task import Task
+    other = Task()      # its own thread, idle
+    try:
+        async def main():
+            with pytest.raises(aio.AioError, match="belongs to"):
+                await aio.run(other)
+
+        run(main())
+        assert not other._run_lock.locked()
+    finally:
+        other.abort(kill=True)
+        other.thread.join()
+
+
 def test_worker_not_scheduled_is_refused():
     async def main():
         with pytest.raises(aio.AioError, match="not scheduled"):
