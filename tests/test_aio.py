@@ -525,3 +525,24 @@ def test_timed_out_nodes_in_the_result(task):
     assert result.timeouts == frozenset({"slow1", "slow2"})
     assert result.retcodes == {"ok1": 0}
     assert result.buffers == {"ok1": b"ok1"}
+
+
+def test_event_loop_in_another_thread():
+    from clusterpy.Task import task_terminate
+    outcome = {}
+
+    def body():
+        async def main():
+            mine = task_self()
+            mine.set_default("distant_worker", ExecWorker)
+            return await aio.shell("echo %h", nodes="t[1-3]", task=mine)
+
+        try:
+            outcome["result"] = asyncio.run(main())
+        finally:
+            task_terminate()
+
+    thread = threading.Thread(target=body)
+    thread.start()
+    thread.join(30)
+    assert outcome["result"].buffers == {"t%d" % i: b"t%d" % i for i in (1, 2, 3)}
