@@ -1315,6 +1315,7 @@ def _parser():
     group.add_option("--retry", action="store", dest="retry", type="int", default=0,
                      metavar="N", help="run the command again, up to N times, on "
                                        "the nodes where it exited with 255")
+    parser.add_ssh_reuse_options(group)
     parser.add_option_group(group)
     return parser
 
@@ -1407,6 +1408,25 @@ def _configure_connections(task, config):
             task.set_info(key, value)
     task.set_info("connect_timeout", config.connect_timeout)
     task.set_info("command_timeout", config.command_timeout)
+    # clusterpy's ssh connection reuse (-O ssh_reuse=SECONDS...)
+    for key in ("ssh_reuse", "ssh_reuse_max", "ssh_reuse_dir"):
+        value = getattr(config, key)
+        if value:
+            task.set_info(key, value)
+
+
+def _close_connections(task, parser, options, config, display, nodes, exclude):
+    """--close-connections: end the reused ssh connections (of the nodes
+    given, if any) and exit."""
+    from clusterpy.Worker.Ssh import close_connections
+    _configure_connections(task, config)
+    if nodes or options.nodes_all or options.group:
+        nodes = _target_nodes(parser, options, config, display, nodes, exclude)
+    else:
+        nodes = None
+    closed = close_connections(nodes, task)
+    display.vprint_err(VERB_VERB, "clush: %d ssh connection(s) closed" % closed)
+    clush_exit(0, task)
 
 
 def _set_worker(task, options, config, display):
@@ -1466,6 +1486,8 @@ def main():
 
     task = task_self()
     task.set_info("debug", config.verbosity >= VERB_DEBUG)
+    if options.close_connections:
+        _close_connections(task, parser, options, config, display, nodes, exclude)
     nodeset_base = _target_nodes(parser, options, config, display, nodes, exclude)
     set_fdlimit(config.fd_max, display)
 
