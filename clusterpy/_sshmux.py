@@ -33,6 +33,16 @@ persist time, and removes its socket.
   connect directly.  Masters get ``ServerAliveInterval`` (unless the
   user's options set it) so that a master whose node died silently ends
   within about three intervals instead of leaving clients waiting.
+- Fast path: a client to a node whose master is up runs the small
+  program built from csrc/sshmux/client.c instead of ssh: it speaks the mux
+  protocol itself (hello, session request, the three fds, exit status),
+  which saves the ssh process's start-up (libraries, configuration: most
+  of a reused connection's client time), and execs the ssh command line
+  when the master does not open the session, so that failures and
+  recovery stay ssh's own.  Used only for plain sessions: no tty, no
+  forwarding or control options on the command line, and ``ssh -G`` (run
+  once per set of options) showing no RequestTTY, RemoteCommand,
+  SessionType or ForkAfterAuthentication.
 - Owned: ``masters()`` finds them by the title OpenSSH gives a master
   process (``ssh: DIR/NAME [mux]``), ``close_connections()`` ends them
   (all, or some nodes') and removes what is left in DIR.
@@ -63,6 +73,16 @@ DIR_MAX = _SUN_PATH_MAX - _SSH_TEMP_SUFFIX - 1 - _NAME_LEN
 
 #: short ssh options taking an argument (the rest of the word or the next)
 _ARG_FLAGS = frozenset("BbcDEeFIiJLlmOoPpQRSWw")
+#: the mux client program (csrc/sshmux/client.c), when it was built
+MUX_CLIENT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_sshmux_client")
+#: ssh flags a plain session never has (tty, forwarding, control, no command)
+_NOT_PLAIN_FLAGS = frozenset("tNWLRDfsMSOGv")
+#: -o options the mux client would not honour as ssh does
+_NOT_PLAIN_OPTIONS = ("controlmaster", "controlpath", "controlpersist", "requesttty",
+                      "remotecommand", "sessiontype", "stdinnull", "forkafterauthentication")
+#: `ssh -G` settings a plain session has (missing ones are fine)
+_PLAIN_SETTINGS = {"requesttty": ("auto", "no", "false"), "sessiontype": ("default",),
+                   "remotecommand": ("none",), "forkafterauthentication": ("no", "false")}
 
 _TRUE = ("yes", "true", "on")
 _FALSE = ("no", "false", "off", "")
@@ -155,22 +175,66 @@ def socket_name(node: str, user: Optional[str], options: Iterable[str]) -> str:
                            digest_size=_NAME_LEN // 2).hexdigest()
 
 
-def has_verbose(words: Iterable[str]) -> bool:
-    """Whether ssh command words hold -v (alone or among short flags)."""
-    skip = False
+def _flags(words: Iterable[str]):
+    """(flag, argument or None) of each short option in ssh words."""
+    words = iter(words)
     for word in words:
-        if skip:
-            skip = False
-            continue
         if word[:1] != "-" or word[:2] == "--":
             continue
         for index, flag in enumerate(word[1:]):
-            if flag == "v":
-                return True
             if flag in _ARG_FLAGS:
-                skip = index == len(word) - 2
+                rest = word[index + 2:]
+                yield flag, rest if rest else next(words, "")
                 break
-    return False
+            yield flag, None
+
+
+def has_verbose(words: Iterable[str]) -> bool:
+    """Whether ssh command words hold -v (alone or among short flags)."""
+    return any(flag == "v" for flag, _ in _flags(words))
+
+
+_PLAIN_CACHE = {}
+
+
+def plain_session(words: Tuple[str, ...], node: str) -> Optional[str]:
+    """The mux client's FLAGS argument if ssh command `words` (program
+    and options, before the node) make a plain session, else None."""
+    if words in _PLAIN_CACHE:
+        return _PLAIN_CACHE[words]
+    flags = None
+    if os.access(MUX_CLIENT, os.X_OK):
+        flags = _plain_flags(words, node)
+    if len(_PLAIN_CACHE) > 64:
+        _PLAIN_CACHE.clear()
+    _PLAIN_CACHE[words] = flags
+    return flags
+
+
+def _plain_flags(words, node):
+    import subprocess
+    stdin_null = False
+    for flag, arg in _flags(words[1:]):
+        if flag in _NOT_PLAIN_FLAGS:
+            return None
+        if flag == "n":
+            stdin_null = True
+        if flag == "o" and arg.split("=", 1)[0].split(None, 1)[0].lower() in _NOT_PLAIN_OPTIONS:
+            return None
+    try:
+        proc = subprocess.run(list(words) + ["-G", node], stdin=subprocess.DEVNULL,
+                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    if proc.returncode != 0:
+        return None
+    for line in proc.stdout.decode(errors="replace").splitlines():
+        key, _, value = line.partition(" ")
+        if key in _PLAIN_SETTINGS and value.lower() not in _PLAIN_SETTINGS[key]:
+            return None
+        if key == "stdinnull" and value.lower() in ("yes", "true"):
+            stdin_null = True
+    return "n" if stdin_null else "-"
 
 
 def _answers(path: str) -> bool:
@@ -236,12 +300,12 @@ class Plan(object):
         self._budget = self.limit - len(names) - pending
 
     def options(self, node: str, user: Optional[str], options: Any,
-                words: Iterable[str]) -> Tuple[List[str], Optional[str]]:
-        """(ssh -o words, socket path to release when the client is done,
-        or None) for a client to `node`; `words` are the ssh command words
-        already given (for -v)."""
+                words: Iterable[str]) -> Tuple[List[str], Optional[str], bool]:
+        """(ssh -o words, socket path to release when the client is done
+        or None, whether the node's master was there) for a client to
+        `node`; `words` are the ssh command words already given (-v)."""
         if has_verbose(words):
-            return (["-oControlMaster=no", "-oControlPath=none"], None)
+            return (["-oControlMaster=no", "-oControlPath=none"], None, False)
         if self._existing is None:
             self._take_inventory()
         name = socket_name(node, user, options)
@@ -254,10 +318,10 @@ class Plan(object):
                     self._budget -= 1
                 _CREATING[path] = 1
         if not usable and creating and _answers(path):
-            return (self._words(path), None)
+            return (self._words(path), None, True)
         if not usable:
-            return (["-oControlMaster=no", "-oControlPath=none"], None)
-        return (self._words(path), path)
+            return (["-oControlMaster=no", "-oControlPath=none"], None, False)
+        return (self._words(path), path, name in self._existing)
 
     def _words(self, path: str) -> List[str]:
         return ["-oControlMaster=auto", "-oControlPath=%s" % path.replace("%", "%%"),
@@ -324,9 +388,10 @@ def _gone(pid: int) -> bool:
 
 
 def close_connections(paths: Optional[Iterable[str]] = None, directory: Optional[str] = None,
-                      wait: float = 2.0) -> int:
-    """End the masters of DIR (only those of socket `paths` if given), wait
-    up to `wait` seconds for them to go (then SIGKILL), remove their
+                      wait: float = 0.5) -> int:
+    """End the masters of DIR (only those of socket `paths` if given):
+    SIGTERM, then SIGKILL for those still there after `wait` seconds (a
+    master just starting may not have its handlers yet); remove their
     sockets (all of DIR's with no `paths`); return how many ended."""
     try:
         directory = private_dir(directory, create=False)
@@ -346,6 +411,10 @@ def close_connections(paths: Optional[Iterable[str]] = None, directory: Optional
         left = [pid for pid in left if not _gone(pid)]
     for pid in left:
         _signal(pid, 9)
+    deadline = time.monotonic() + 2.0
+    while left and time.monotonic() < deadline:
+        time.sleep(0.005)
+        left = [pid for pid in left if not _gone(pid)]
     for name in os.listdir(directory):
         path = os.path.join(directory, name)
         if wanted is None or path in wanted:

@@ -92,16 +92,29 @@ def wait_for(check, timeout=3.0):
 
 # --- same results --------------------------------------------------------------
 
-def test_reuse_on_and_off_give_identical_results(ssh_task, reuse_dir, sshd):
-    nodes = "127.0.0.[2-5]"
+@pytest.fixture(params=["mux-client", "ssh-only"])
+def mux_client(request, monkeypatch):
+    """Reused connections through the mux client program, or through ssh
+    alone (as where the program was not built)."""
+    monkeypatch.setattr(_sshmux, "_PLAIN_CACHE", {})
+    if request.param == "ssh-only":
+        monkeypatch.setattr(_sshmux, "MUX_CLIENT", "/nonexistent/_sshmux_client")
+    elif not os.access(_sshmux.MUX_CLIENT, os.X_OK):
+        pytest.skip("the mux client is not built (python setup.py build_ext --inplace)")
+    return request.param
+
+
+def test_reuse_on_and_off_give_identical_results(ssh_task, reuse_dir, sshd, mux_client):
+    nodes = "127.0.0.[2-6]"
     command = ("echo out; echo err >&2; printf tail; "
-               + only_on(sshd, "127.0.0.3", "echo special; exit 3"))
+               + only_on(sshd, "127.0.0.3", "echo special; exit 3") + "; "
+               + only_on(sshd, "127.0.0.6", "kill -9 $$"))
     fresh, _ = outcome(ssh_task, command, nodes)
     ssh_task.set_info("ssh_reuse_dir", reuse_dir)
     ssh_task.set_info("ssh_reuse", "yes")
     try:
         first, _ = outcome(ssh_task, command, nodes)
-        assert len(_sshmux.masters(reuse_dir)) == 4
+        assert len(_sshmux.masters(reuse_dir)) == 5
         before = ports(ssh_task, nodes)
         again, _ = outcome(ssh_task, command, nodes)
         assert ports(ssh_task, nodes) == before    # the same connections
@@ -110,10 +123,11 @@ def test_reuse_on_and_off_give_identical_results(ssh_task, reuse_dir, sshd):
         ssh_task.set_info("ssh_reuse_dir", "")
     assert fresh == first == again
     assert fresh["127.0.0.3"][4] == 3 and fresh["127.0.0.2"][2] == b"out\ntail"
+    assert fresh["127.0.0.6"][4] == 255             # killed by a signal, as ssh says
     assert fresh["127.0.0.2"][0] == [("pickup", "127.0.0.2"), ("hup", "127.0.0.2", 0)]
 
 
-def test_failures_and_timeouts_are_unchanged(reuse_task, sshd):
+def test_failures_and_timeouts_are_unchanged(reuse_task, sshd, mux_client):
     nodes = "127.0.0.[2-3],cp-refused"
     command = only_on(sshd, "127.0.0.3", "sleep 5")
     runs = []
@@ -130,7 +144,29 @@ def test_failures_and_timeouts_are_unchanged(reuse_task, sshd):
     assert result["127.0.0.2"][4] == 0
 
 
-def test_stdin_reaches_commands_through_masters(reuse_task):
+def test_second_run_goes_through_the_mux_client(reuse_task, mux_client):
+    lines = []
+    reuse_task.set_info("print_debug", lambda task, line: lines.append(line))
+    reuse_task.set_info("debug", True)
+    for _ in range(2):
+        worker = reuse_task.shell("echo ok", nodes="node1")
+        reuse_task.resume()
+        assert worker.node_buffer("node1") == b"ok"
+    first, second = [line for line in lines if line.startswith("SSHCLIENT: ")]
+    assert " ".join(first.split()[1:3]) != _sshmux.MUX_CLIENT
+    assert (second.split()[1] == _sshmux.MUX_CLIENT) == (mux_client == "mux-client")
+
+
+def test_ssh_n_gives_the_command_an_empty_stdin(reuse_task, sshd, mux_client):
+    reuse_task.set_info("ssh_options", sshd.ssh_options + " -n")
+    for _ in range(2):
+        worker = reuse_task.shell("cat; echo end", nodes="node[1-2]")
+        worker.write(b"not for cat\n")
+        reuse_task.resume()
+        assert worker.node_buffer("node2") == b"end"
+
+
+def test_stdin_reaches_commands_through_masters(reuse_task, mux_client):
     for _ in range(2):
         worker = reuse_task.shell("cat", nodes="node[1-3]")
         worker.write(b"line one\nline two\n")
@@ -142,7 +178,7 @@ def test_stdin_reaches_commands_through_masters(reuse_task):
 
 # --- recovery -----------------------------------------------------------------------
 
-def test_killed_master_falls_back_to_a_fresh_connection(reuse_task):
+def test_killed_master_falls_back_to_a_fresh_connection(reuse_task, mux_client):
     nodes = "127.0.0.[2-4]"
     before = ports(reuse_task, nodes)
     os.kill(master_of(reuse_task, "127.0.0.3"), signal.SIGKILL)
@@ -199,7 +235,7 @@ def own_sshd():
     server.stop()
 
 
-def test_sshd_restart_between_runs(reuse_task, own_sshd, tmp_path):
+def test_sshd_restart_between_runs(reuse_task, own_sshd, tmp_path, mux_client):
     reuse_task.set_info("ssh_options", own_sshd.ssh_options)
     nodes = "127.0.0.[2-4]"
     before = ports(reuse_task, nodes)

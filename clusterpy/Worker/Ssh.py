@@ -52,6 +52,8 @@ class _MuxClient(object):
 
     _mux_path = None
 
+    _mux_socket = None
+
     def _mux_opts(self, argv, user, options):
         """ssh -o words reusing this node's master (none when reuse is off)."""
         plan = _plan(self.worker)
@@ -59,7 +61,9 @@ class _MuxClient(object):
             return []
         if self._mux_path is not None:     # built again (debug, retries)
             plan.release(self._mux_path)
-        words, self._mux_path = plan.options("%s" % self.key, user, options, argv)
+        words, self._mux_path, there = plan.options("%s" % self.key, user, options, argv)
+        self._mux_socket = words[1][len("-oControlPath="):].replace("%%", "%") \
+            if there else None
         return words
 
     def _close(self, abort, timeout):
@@ -81,8 +85,14 @@ class SshClient(_MuxClient, ExecClient):
         if user:
             argv += ["-l", user]
         argv += _connect_timeout_opt(info)
+        words = tuple(argv)
         argv += self._mux_opts(argv, user, options)
         argv += ["-oBatchMode=yes", "%s" % self.key, "%s" % self.command]
+        if self._mux_socket is not None:
+            # the node's master is up: the mux client, ssh if it fails
+            flags = _sshmux.plain_session(words, "%s" % self.key)
+            if flags is not None:
+                argv[:0] = [_sshmux.MUX_CLIENT, self._mux_socket, flags, "%s" % self.command]
         return (argv, None)
 
 
