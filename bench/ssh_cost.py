@@ -6,18 +6,19 @@ For ``ssh node true`` run RUNS times in a row (one at a time, so that
 nothing overlaps), each way of connecting gives:
 
 - client CPU: user + system time of the ssh processes (RUSAGE_CHILDREN);
-- server CPU: what sshd's per-connection processes used (the listener's
-  cutime + cstime: it reaps them); for reused connections the sessions
-  run in the master's sshd processes, which are not reaped yet, so the
-  server column then holds the machine's CPU less the client's (the
-  master and the server together);
+- master CPU: what the ControlMaster process used (reused connections);
+- server CPU: what sshd used for the connection: the listener's cutime +
+  cstime (it reaps the per-connection processes of fresh connections)
+  plus the CPU time, own and reaped, of the per-connection processes
+  still alive (a master's connection);
 - round trips: the same runs through a loopback proxy that delays every
   chunk by D ms each way; (wall with delay - wall without) / (2 D).
 
 Ways: a fresh connection with OpenSSH 9.2's default key exchange
 (sntrup761x25519-sha512, post-quantum hybrid), a fresh connection with
 curve25519-sha256 (what the test ssh_config sets), a reused connection
-(ControlMaster), and ``ssh -G`` (the ssh process alone: start-up and
+(ControlMaster) through ssh, the same through clusterpy's mux client
+(csrc/sshmux/client.c), and ``ssh -G`` (the ssh process alone: start-up and
 configuration, no network) as the floor of anything that runs one ssh per
 node.  Prints a Markdown table.
 """
@@ -34,16 +35,35 @@ import time
 DELAY = 0.010
 
 
-def _ticks(pid):
-    with open("/proc/%d/stat" % pid) as fh:
-        fields = fh.read().rsplit(")", 1)[1].split()
-    return (int(fields[13]) + int(fields[14])) / os.sysconf("SC_CLK_TCK")
+def _cpu(pid, reaped=True):
+    """CPU seconds of `pid`, with those of its reaped children."""
+    try:
+        with open("/proc/%d/stat" % pid) as fh:
+            fields = fh.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    used = [int(value) for value in fields[11:15 if reaped else 13]]
+    return sum(used) / os.sysconf("SC_CLK_TCK")
 
 
-def _machine_cpu():
-    with open("/proc/stat") as fh:
-        values = [int(v) for v in fh.readline().split()[1:]]
-    return (sum(values) - values[3] - values[4]) / os.sysconf("SC_CLK_TCK")
+def _descendants(pid):
+    found, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        try:
+            for tid in os.listdir("/proc/%d/task" % current):
+                with open("/proc/%d/task/%s/children" % (current, tid)) as fh:
+                    kids = [int(p) for p in fh.read().split()]
+                found += kids
+                todo += kids
+        except OSError:
+            continue
+    return found
+
+
+def _server_cpu(listener, sessions):
+    """sshd's CPU: the listener's reaped children and `sessions` (pids)."""
+    return _cpu(listener) - _cpu(listener, reaped=False) + sum(_cpu(p) for p in sessions)
 
 
 class DelayProxy(object):
@@ -97,8 +117,13 @@ class DelayProxy(object):
             writer.close()
 
     def close(self):
-        self.loop.call_soon_threadsafe(self.server.close)
-        self.loop.call_soon_threadsafe(self.loop.stop)
+        async def finish():
+            self.server.close()
+            for task in asyncio.all_tasks():
+                if task is not asyncio.current_task():
+                    task.cancel()
+            self.loop.stop()
+        asyncio.run_coroutine_threadsafe(finish(), self.loop)
         self.thread.join()
 
 
@@ -115,8 +140,8 @@ def _runs(argv, runs):
 
 
 def main(runs=40):
-    sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(
-        os.path.abspath(__file__))), "tests"))
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    sys.path[:0] = [os.path.join(root, "tests"), root]
     import _sshd
     server = _sshd.Sshd().start()
     muxdir = tempfile.mkdtemp(prefix="cpcost-", dir="/tmp")
@@ -124,46 +149,56 @@ def main(runs=40):
     slow = DelayProxy(server.port, DELAY)
     rows = []
     try:
+        from clusterpy import _sshmux
         base = ["ssh", "-F", server.config]
         ways = [
             ("fresh, default kex (sntrup761x25519)",
-             ["-oKexAlgorithms=sntrup761x25519-sha512@openssh.com"], False),
-            ("fresh, curve25519-sha256", [], False),
-            ("reused (ControlMaster)", ["-oControlMaster=auto", "-oControlPersist=60"], True),
+             ["-oKexAlgorithms=sntrup761x25519-sha512@openssh.com"], None),
+            ("fresh, curve25519-sha256", [], None),
+            ("reused, through ssh", ["-oControlMaster=auto", "-oControlPersist=60"], "ssh"),
         ]
+        if os.access(_sshmux.MUX_CLIENT, os.X_OK):
+            ways.append(("reused, through clusterpy's mux client",
+                         ["-oControlMaster=auto", "-oControlPersist=60"], "client"))
         for label, extra, mux in ways:
             cells = []
             for proxy in (direct, slow):
                 argv = base + extra + ["-p", str(proxy.port)]
+                master = []
                 if mux:
-                    argv += ["-oControlPath=%s/%d" % (muxdir, proxy.port)]
+                    sock = "%s/%s%d" % (muxdir, mux, proxy.port)
+                    argv += ["-oControlPath=" + sock]
                     subprocess.run(argv + ["node1", "true"], check=True)     # the master
+                    master = [pid for pid, path in _sshmux.masters(muxdir) if path == sock]
+                    if mux == "client":
+                        argv = [_sshmux.MUX_CLIENT, sock, "-", "true"] + argv
                 argv += ["node1", "true"]
-                listener, machine = _ticks(server.proc.pid), _machine_cpu()
+                sessions = _descendants(server.proc.pid)
+                served, mastered = _server_cpu(server.proc.pid, sessions), _cpu(*master or [0])
                 wall, client = _runs(argv, runs)
-                served = (_ticks(server.proc.pid) - listener) / runs
-                if mux:
-                    served = (_machine_cpu() - machine) / runs - client
-                cells.append((wall, client, served))
-            (wall, client, served), (slow_wall, _, _) = cells
-            trips = (slow_wall - wall) / (2 * DELAY)
-            rows.append((label, wall, client, served, trips))
+                served = (_server_cpu(server.proc.pid, sessions) - served) / runs
+                mastered = (_cpu(*master or [0]) - mastered) / runs
+                cells.append((wall, client, mastered, served))
+            (wall, client, mastered, served), slow_cell = cells
+            trips = (slow_cell[0] - wall) / (2 * DELAY)
+            rows.append((label, wall, client, mastered, served, trips))
         wall, client = _runs(base + ["-G", "node1"], runs)
         rows.append(("`ssh -G` (process start-up and configuration only)", wall, client,
-                     0.0, 0.0))
+                     0.0, 0.0, 0.0))
     finally:
+        from clusterpy import _sshmux as mux
+        mux.close_connections(None, muxdir)
+        shutil.rmtree(muxdir, ignore_errors=True)
+        time.sleep(0.2)
         for proxy in (direct, slow):
             proxy.close()
-        from clusterpy import _sshmux
-        _sshmux.close_connections(None, muxdir)
-        shutil.rmtree(muxdir, ignore_errors=True)
         server.stop()
-    print("| `ssh node true`, %d runs each | wall | client CPU | server CPU | round trips |"
-          % runs)
-    print("|---|---|---|---|---|")
-    for label, wall, client, served, trips in rows:
-        print("| %s | %.1f ms | %.1f ms | %.1f ms | %.1f |"
-              % (label, wall * 1e3, client * 1e3, served * 1e3, trips))
+    print("| `ssh node true`, %d runs each | wall | client CPU | master CPU | server CPU "
+          "| round trips |" % runs)
+    print("|---|--:|--:|--:|--:|--:|")
+    for label, wall, client, mastered, served, trips in rows:
+        print("| %s | %.1f ms | %.1f ms | %.1f ms | %.1f ms | %.1f |"
+              % (label, wall * 1e3, client * 1e3, mastered * 1e3, served * 1e3, trips))
 
 
 if __name__ == "__main__":
