@@ -134,7 +134,7 @@ def test_failures_and_timeouts_are_unchanged(reuse_task, sshd, mux_client):
     for reuse in (0, 60, 60):
         reuse_task.set_info("ssh_reuse", reuse)
         started = time.monotonic()
-        result, worker = outcome(reuse_task, command, nodes, timeout=1)
+        result, worker = outcome(reuse_task, command, nodes, timeout=0.5)
         assert time.monotonic() - started < 4
         runs.append((result, sorted(worker.iter_keys_timeout())))
     assert runs[0] == runs[1] == runs[2]
@@ -286,6 +286,29 @@ def test_many_nodes_at_once(reuse_task):
     first = ports(reuse_task, nodes)
     assert len(_sshmux.masters(reuse_task.info("ssh_reuse_dir"))) == 96
     assert ports(reuse_task, nodes) == first
+
+
+class _FewStartupsSshd(_sshd.Sshd):
+    """A private sshd taking at most 4 unauthenticated connections."""
+
+    def _server_config(self, extra=()):
+        return _sshd.Sshd._server_config(self, extra).replace("MaxStartups 1024",
+                                                              "MaxStartups 4")
+
+
+def test_reused_connections_are_not_new_startups(reuse_task):
+    server = _FewStartupsSshd().start()
+    try:
+        reuse_task.set_info("ssh_options", server.ssh_options)
+        nodes = NodeSet.fromlist("127.0.2.%d" % i for i in range(1, 13))
+        reuse_task.set_info("fanout", 4)             # within MaxStartups
+        first = ports(reuse_task, nodes)
+        reuse_task.set_info("fanout", 12)            # beyond it: only sessions
+        assert ports(reuse_task, nodes) == first
+        assert len(_sshmux.masters(reuse_task.info("ssh_reuse_dir"))) == 12
+        close_connections(task=reuse_task)
+    finally:
+        server.stop()
 
 
 def test_bound_on_masters(reuse_task):
