@@ -113,7 +113,7 @@ def parse_reuse(value: Any) -> int:
             seconds = float(text[:-1] if scale else text) * (scale or 1)
         except ValueError:
             seconds = -1
-    if seconds < 0 or seconds != seconds:
+    if not 0 <= seconds < 1e9:          # negative, nan, inf, absurd
         raise ReuseError("ssh_reuse: invalid value %r (seconds such as 600 or 10m, or yes/no)"
                          % (value,))
     return int(seconds + 0.999) if seconds else 0
@@ -219,7 +219,8 @@ def _plain_flags(words, node):
             return None
         if flag == "n":
             stdin_null = True
-        if flag == "o" and arg.split("=", 1)[0].split(None, 1)[0].lower() in _NOT_PLAIN_OPTIONS:
+        name = (arg or "").replace("=", " ").split(None, 1)[:1]
+        if flag == "o" and name and name[0].lower() in _NOT_PLAIN_OPTIONS:
             return None
     try:
         proc = subprocess.run(list(words) + ["-G", node], stdin=subprocess.DEVNULL,

@@ -380,7 +380,7 @@ def test_parse_reuse(value, seconds):
     assert _sshmux.parse_reuse(value) == seconds
 
 
-@pytest.mark.parametrize("value", ["abc", "-5", "10x", "nan"])
+@pytest.mark.parametrize("value", ["abc", "-5", "10x", "nan", "inf", -1])
 def test_parse_reuse_rejects(value):
     with pytest.raises(ValueError, match="ssh_reuse: invalid value"):
         _sshmux.parse_reuse(value)
@@ -410,6 +410,23 @@ def test_bad_setting_is_a_worker_error(ssh_task):
     finally:
         ssh_task.set_info("ssh_reuse", 0)
         ssh_task.set_info("ssh_reuse_dir", "")
+
+
+def test_plain_session_words():
+    plain = _sshmux._plain_flags
+    assert plain(("ssh", "-oControlPath=x"), "node1") is None
+    assert plain(("ssh", "-o", "RequestTTY force"), "node1") is None
+    assert plain(("ssh", "-t"), "node1") is None and plain(("ssh", "-L", "1:h:2"), "n") is None
+    assert plain(("ssh", "-o"), "node1") is None          # ssh -G fails: no fast path
+
+
+def test_plain_session_flags(sshd, tmp_path):
+    plain = _sshmux._plain_flags
+    assert plain(("ssh", "-F", sshd.config, "-T"), "node1") == "-"
+    assert plain(("ssh", "-nF", sshd.config), "node1") == "n"
+    config = tmp_path / "cfg"
+    config.write_text("Host *\n    RequestTTY force\n")
+    assert plain(("ssh", "-F", str(config)), "node1") is None
 
 
 def test_has_verbose():
