@@ -301,12 +301,13 @@ class Plan(object):
         self._budget = self.limit - len(names) - pending
 
     def options(self, node: str, user: Optional[str], options: Any,
-                words: Iterable[str]) -> Tuple[List[str], Optional[str], bool]:
+                words: Iterable[str]) -> Tuple[List[str], Optional[str], Optional[str]]:
         """(ssh -o words, socket path to release when the client is done
-        or None, whether the node's master was there) for a client to
-        `node`; `words` are the ssh command words already given (-v)."""
+        or None, socket path of the node's master if it was there, else
+        None) for a client to `node`; `words` are the ssh command words
+        already given (-v)."""
         if has_verbose(words):
-            return (["-oControlMaster=no", "-oControlPath=none"], None, False)
+            return (["-oControlMaster=no", "-oControlPath=none"], None, None)
         if self._existing is None:
             self._take_inventory()
         name = socket_name(node, user, options)
@@ -319,10 +320,10 @@ class Plan(object):
                     self._budget -= 1
                 _CREATING[path] = 1
         if not usable and creating and _answers(path):
-            return (self._words(path), None, True)
+            return (self._words(path), None, path)
         if not usable:
-            return (["-oControlMaster=no", "-oControlPath=none"], None, False)
-        return (self._words(path), path, name in self._existing)
+            return (["-oControlMaster=no", "-oControlPath=none"], None, None)
+        return (self._words(path), path, path if name in self._existing else None)
 
     def _words(self, path: str) -> List[str]:
         return ["-oControlMaster=auto", "-oControlPath=%s" % path.replace("%", "%%"),

@@ -50,9 +50,8 @@ def _plan(worker):
 class _MuxClient(object):
     """Mixin of the ssh and scp clients: the reuse options of a node."""
 
-    _mux_path = None
-
-    _mux_socket = None
+    _mux_path = None        # socket this client may create, to release
+    _mux_socket = None      # socket of the node's master, when it was up
 
     def _mux_opts(self, argv, user, options):
         """ssh -o words reusing this node's master (none when reuse is off)."""
@@ -61,9 +60,8 @@ class _MuxClient(object):
             return []
         if self._mux_path is not None:     # built again (debug, retries)
             plan.release(self._mux_path)
-        words, self._mux_path, there = plan.options("%s" % self.key, user, options, argv)
-        self._mux_socket = words[1][len("-oControlPath="):].replace("%%", "%") \
-            if there else None
+        words, self._mux_path, self._mux_socket = plan.options("%s" % self.key, user,
+                                                               options, argv)
         return words
 
     def _close(self, abort, timeout):
