@@ -137,11 +137,17 @@ def _get_int_tuple(cfg, section, key):
     return _int_tuple(cfg.get(section, key))
 
 
-def _get_bool_or_float(cfg, section, key):
-    """yes/no/on/off/true/false as a boolean, else a float (ssh_reuse)."""
-    if cfg.get(section, key).strip().lower() in cfg.BOOLEAN_STATES:
+def _get_duration(cfg, section, key):
+    """yes/no/on/off/true/false as a boolean, else seconds: a number with
+    an optional s, m or h unit (ssh_reuse)."""
+    text = cfg.get(section, key).strip().lower()
+    if text in cfg.BOOLEAN_STATES:
         return cfg.getboolean(section, key)
-    return cfg.getfloat(section, key)
+    scale = {"s": 1, "m": 60, "h": 3600}.get(text[-1:])
+    try:
+        return float(text[:-1] if scale else text) * (scale or 1)
+    except ValueError:
+        raise ValueError("could not convert to a duration: %r" % text) from None
 
 
 # (store attribute, config section, {key: (built-in value, converter)})
@@ -166,7 +172,7 @@ _SCHEMA: Tuple[_Schema, ...] = (
         "grooming_delay": (0.25, _get_float),
         "connect_timeout": (10, _get_float),
         "command_timeout": (0, _get_float),
-        "ssh_reuse": (0, _get_bool_or_float),
+        "ssh_reuse": (0, _get_duration),
         "ssh_reuse_max": (512, _get_int),
         "ssh_reuse_dir": ("", _get_str),
     }),

@@ -399,6 +399,20 @@ def test_private_dir_checks(tmp_path):
         _sshmux.private_dir("/tmp/" + "x" * 80)
 
 
+@pytest.mark.parametrize("text, value", [("10m", 600), ("yes", True), ("off", False),
+                                         ("90", 90)])
+def test_defaults_conf_key(tmp_path, text, value):
+    from clusterpy.Defaults import Defaults
+    conf = tmp_path / "defaults.conf"
+    conf.write_text("[task.info]\nssh_reuse: %s\nssh_reuse_max: 7\n" % text)
+    defaults = Defaults(str(conf))
+    assert defaults.ssh_reuse == value and defaults.ssh_reuse_max == 7
+    assert _sshmux.parse_reuse(defaults.ssh_reuse) == _sshmux.parse_reuse(value)
+    conf.write_text("[task.info]\nssh_reuse: soon\n")
+    with pytest.raises(ValueError, match="ssh_reuse"):
+        Defaults(str(conf))
+
+
 def test_bad_setting_is_a_worker_error(ssh_task):
     from clusterpy.Worker.Worker import WorkerError
     ssh_task.set_info("ssh_reuse", 60)
