@@ -144,6 +144,7 @@ def private_dir(directory: Optional[str] = None, create: bool = True) -> str:
     if create:
         try:
             os.mkdir(path, 0o700)
+            os.chmod(path, 0o700)       # whatever the umask took away
         except FileExistsError:
             pass
         except OSError as exc:
