@@ -292,6 +292,8 @@ class Plan(object):
         if len(names) >= self.limit:
             for name in list(names):
                 path = os.path.join(self.directory, name)
+                if "." in name:             # ssh's temporary name while it binds
+                    continue
                 if not _answers(path) and not _CREATING.get(path):
                     _unlink(path)
                     names.discard(name)
