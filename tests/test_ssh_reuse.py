@@ -281,10 +281,10 @@ def test_sshd_restart_between_runs(reuse_task, own_sshd, tmp_path, mux_client):
 # --- bounds, races, hangs ------------------------------------------------------------
 
 def test_many_nodes_at_once(reuse_task):
-    nodes = NodeSet.fromlist("127.0.1.%d" % i for i in range(1, 97))
-    reuse_task.set_info("fanout", 96)
+    nodes = NodeSet.fromlist("127.0.1.%d" % i for i in range(1, 65))
+    reuse_task.set_info("fanout", 64)
     first = ports(reuse_task, nodes)
-    assert len(_sshmux.masters(reuse_task.info("ssh_reuse_dir"))) == 96
+    assert len(_sshmux.masters(reuse_task.info("ssh_reuse_dir"))) == 64
     assert ports(reuse_task, nodes) == first
 
 
