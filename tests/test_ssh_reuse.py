@@ -28,10 +28,12 @@ def reuse_dir():
     """A short private socket directory; no master may outlive the test."""
     directory = tempfile.mkdtemp(prefix="cpmux-", dir="/tmp")
     yield directory
-    close_connections_in(directory)
-    assert not _sshmux.masters(directory), "masters left running"
-    assert not os.listdir(directory), "sockets left"
-    shutil.rmtree(directory)
+    try:
+        close_connections_in(directory)
+        assert not _sshmux.masters(directory), "masters left running"
+        assert not os.listdir(directory), "sockets left"
+    finally:
+        shutil.rmtree(directory)
 
 
 def close_connections_in(directory):
