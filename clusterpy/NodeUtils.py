@@ -330,7 +330,7 @@ class YAMLGroupLoader:
     the file.  The file is read again when a source asks for its groups
     after `cache_time` seconds (default 3600); a reload updates the groups
     of known sources and ignores sources added since.  PyYAML is needed
-    (``pip install 'clusterpy[yaml]'``).
+    (a dependency of the package, as of ClusterShell's).
     """
 
     def __init__(self, filename: str, cache_time: Optional[float] = None) -> None:
