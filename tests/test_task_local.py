@@ -423,6 +423,104 @@ def test_epolling_replaced_by_a_poll_only_poller():
         engine.runloop(None)
 
 
+def test_polling_replaced_by_a_poll_only_poller():
+    import errno
+    from clusterpy.Engine.Poll import EnginePoll
+
+    seen = []
+
+    class BadPoller(object):
+        def poll(self, timeout=None):
+            seen.append(timeout)
+            raise OSError(errno.EBADF, "poller gone")
+
+    engine = EnginePoll({})
+    engine.polling.close()
+    engine.polling = BadPoller()
+    engine.evlooprefcnt = 1
+    with pytest.raises(OSError, match="poller gone"):
+        engine.runloop(2.5)
+    assert len(seen) == 1 and 2000 < seen[0] <= 2500     # milliseconds
+
+
+class _FakeSelect(object):
+    """Stands for the select module in clusterpy.Engine.Select: counts the
+    calls, raises `fail` (an OSError) from the first `times` of them."""
+
+    error = OSError
+
+    def __init__(self, fail=None, times=0):
+        self.calls = []
+        self.fail, self.times = fail, times
+
+    def select(self, *args):
+        self.calls.append(args)
+        if len(self.calls) <= self.times:
+            raise self.fail
+        return [], [], []
+
+
+@pytest.fixture
+def fake_select():
+    import clusterpy.Engine.Select as select_engine
+    real = select_engine.select
+    fakes = []
+
+    def install(*args):
+        fakes.append(_FakeSelect(*args))
+        select_engine.select = fakes[-1]
+        return fakes[-1]
+
+    yield install
+    select_engine.select = real
+
+
+def test_select_replaced_errors_come_out_of_runloop(fake_select, caplog):
+    # as ClusterShell 1.10.1 code does to simulate a failing select():
+    # replace the module's name "select" with an object whose select() raises
+    import errno
+    from clusterpy.Engine.Select import EngineSelect
+
+    fake = fake_select(OSError(errno.EINVAL, "injected error"), 1)
+    engine = EngineSelect({})
+    engine.evlooprefcnt = 1
+    try:
+        with pytest.raises(OSError, match="injected error"):
+            engine.runloop(None)
+    finally:
+        engine.release()
+    assert fake.calls == [([], [], [], 0)]
+    assert "Increase RLIMIT_NOFILE?" in caplog.text
+
+
+def test_select_replaced_eintr_retries_and_commands_still_run(fake_select):
+    import errno
+    import threading
+    from clusterpy.Defaults import DEFAULTS
+
+    fake = fake_select(InterruptedError(errno.EINTR, "interrupted"), 2)
+    results = {}
+
+    def in_thread():
+        DEFAULTS.engine = "select"
+        try:
+            task = task_self()
+        finally:
+            DEFAULTS.engine = "auto"
+        worker = task.shell("echo %h", nodes="n[1-3]", remote=False)
+        task.run()
+        results["engine"] = task.info("engine")
+        results["out"] = sorted(bytes(m) for m, _ in worker.iter_buffers())
+        task.abort(kill=True)
+
+    thread = threading.Thread(target=in_thread)
+    thread.start()
+    thread.join()
+    assert results == {"engine": "select", "out": [b"n1", b"n2", b"n3"]}
+    # the two EINTR passes were started again, then each pass asked again
+    assert len(fake.calls) > 2 and all(c == ([], [], [], 0) for c in fake.calls)
+
+
 @pytest.mark.parametrize("engine", ["epoll", "poll", "select"])
 def test_each_engine_runs_commands(engine):
     from clusterpy.Defaults import DEFAULTS
