@@ -121,3 +121,20 @@ def test_fresh_install_reads_yaml_groups_dir(installed, tmp_path):
     assert (proc.returncode, proc.stdout, proc.stderr) == (0, "6\n", "")
     proc = _run(installed, ["cluset", "-r", "node[1-8]"], tmp_path)
     assert (proc.returncode, proc.stdout.strip()) == (0, "@compute")
+
+
+def test_man_pages_installed_where_man_finds_them(installed, tmp_path):
+    prefix = os.path.dirname(installed)
+    pages = sorted(os.listdir(os.path.join(prefix, "share", "man", "man1"))) + \
+        sorted(os.listdir(os.path.join(prefix, "share", "man", "man5")))
+    assert pages == ["clubak.1", "cluset.1", "clush.1", "nodeset.1",
+                     "clush.conf.5", "groups.conf.5"]
+    if shutil.which("man") is None:
+        pytest.skip("man is not installed")
+    # man looks in <dir>/../share/man for each <dir> of PATH
+    env = {"PATH": installed + os.pathsep + "/usr/bin:/bin", "HOME": str(tmp_path)}
+    for name in ("clush", "groups.conf"):
+        proc = subprocess.run(["man", "-w", name], env=env, capture_output=True, text=True,
+                              timeout=60)
+        assert proc.stdout.strip().startswith(os.path.join(prefix, "share", "man")), \
+            (name, proc.stdout, proc.stderr)
