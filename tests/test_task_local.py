@@ -9,7 +9,7 @@ import warnings
 import pytest
 
 from clusterpy.Event import EventHandler
-from clusterpy.Task import TimeoutError, task_self
+from clusterpy.Task import TaskMsgTreeError, TimeoutError, task_self  # noqa: A004
 from clusterpy.Worker.Exec import ExecWorker
 from clusterpy.Worker.Popen import WorkerPopen
 from clusterpy.Worker.Worker import FANOUT_UNLIMITED, WorkerError
@@ -373,7 +373,7 @@ def test_huge_output_discarded_without_reader(task):
         worker = task.shell("seq 1000000")
         task.run()
         assert worker.retcode() == 0
-        with pytest.raises(Exception):
+        with pytest.raises(TaskMsgTreeError):
             task.iter_buffers()
     finally:
         task.set_default("stdout_msgtree", True)
