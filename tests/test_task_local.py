@@ -122,6 +122,44 @@ def test_iter_buffers_gathers(task):
         [["n2"], ["m1"]], [["m1"], ["n2"]])
 
 
+def _big_lines_command(count, width, odd_node=None, odd_line=None):
+    """Shell printing `count` lines of `width` 'x' bytes (plus newline);
+    on `odd_node`, line number `odd_line` is made of 'y' instead."""
+    odd = ""
+    if odd_node is not None:
+        odd = ' if (n == "%s" && i == %d) t = substr(s, 1, %d) "y"; else' % (
+            odd_node, odd_line, width - 1)
+    return ("awk -v n=%%h 'BEGIN{s=\"x\"; while (length(s) < %d) s = s s; s = substr(s, 1, %d);"
+            " for (i = 0; i < %d; i++) {%s t = s; print t}}'" % (width, width, count, odd))
+
+
+def test_big_identical_lines_are_kept_once(task):
+    width = 100000
+    task.shell(_big_lines_command(4, width), nodes="n[1-6]", remote=False)
+    task.run()
+    groups = [(list(msg.lines()), sorted(keys)) for msg, keys in task.iter_buffers()]
+    assert len(groups) == 1
+    lines, keys = groups[0]
+    assert keys == ["n%d" % i for i in range(1, 7)]
+    assert lines == [b"x" * width] * 4
+    assert task.node_buffer("n3") == b"\n".join([b"x" * width] * 4)
+    # one bytes object per line, whatever the number of nodes
+    tree = task._msgtree("stdout")
+    assert len({id(part) for parts in tree._keys.values() for part in parts}) <= 4
+
+
+def test_big_lines_differing_on_one_node(task):
+    width = 100000
+    task.shell(_big_lines_command(3, width, "n2", 1), nodes="n[1-4]", remote=False)
+    task.run()
+    groups = sorted((list(msg.lines()), sorted(keys)) for msg, keys in task.iter_buffers())
+    x, y = b"x" * width, b"x" * (width - 1) + b"y"
+    assert groups == [([x, x, x], ["n1", "n3", "n4"]), ([x, y, x], ["n2"])]
+    tree = task._msgtree("stdout")
+    tree.remove(lambda key: key[1] in ("n1", "n3"))
+    assert sorted(sorted(keys) for _, keys in task.iter_buffers()) == [["n2"], ["n4"]]
+
+
 def test_worker_timeout(task):
     rec = Recorder()
     worker = task.shell("echo start; sleep 10", nodes="n[1-2]", handler=rec, timeout=0.3,
