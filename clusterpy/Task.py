@@ -25,6 +25,7 @@ import sys
 import threading
 from operator import itemgetter
 from time import sleep
+from typing import Dict
 
 from clusterpy.Defaults import config_paths, DEFAULTS
 from clusterpy.Defaults import _local_workerclass, _distant_workerclass, _load_workerclass
@@ -168,7 +169,7 @@ class Task(object):
 
     TOPOLOGY_CONFIGS = config_paths("topology.conf")
 
-    _tasks = {}             # thread -> Task
+    _tasks: Dict[threading.Thread, "Task"] = {}     # thread -> Task
     _taskid_max = 0
     _task_lock = threading.Lock()
 
@@ -248,7 +249,7 @@ class Task(object):
                 break
             try:
                 self._resume()
-            except BaseException:
+            except BaseException:  # noqa: BLE001 (any error goes to excepthook)
                 self._quit = failed = True
                 self.excepthook(*sys.exc_info())
         # after an unhandled exception, a joiner may still read what the

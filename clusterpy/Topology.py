@@ -344,7 +344,7 @@ class TopologyGraph(object):
         """Find the group holding `root` and file it under that name."""
         if not self._nodegroups:
             raise TopologyError("No route found in topology definition!")
-        for name, group in self._nodegroups.items():
+        for name, group in self._nodegroups.items():  # noqa: B007 (used after the loop)
             if root in group.nodeset:
                 break
         else:

@@ -15,6 +15,7 @@ import logging
 import os
 import warnings
 import weakref
+from typing import Any
 
 from clusterpy.Engine.Engine import FANOUT_DEFAULT, EPSILON
 from clusterpy.Engine.Engine import FANOUT_UNLIMITED  # noqa: F401 (public name here)
@@ -29,7 +30,7 @@ _NL = b"\n"
 
 # positional argument count of handler functions (as getfullargspec counts
 # them: self included for methods), cached per function
-_ARGC = weakref.WeakKeyDictionary()
+_ARGC: "weakref.WeakKeyDictionary[Any, int]" = weakref.WeakKeyDictionary()
 
 
 def _argc(method):
