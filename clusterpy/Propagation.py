@@ -217,7 +217,7 @@ class PropagationChannel(Channel):
         channel."""
         for metaworker in list(self.workers.values()):
             for node in nodeset:
-                metaworker._on_remote_node_chunk(node, "stderr", buf, self.gateway)
+                metaworker._on_gateway_chunk(node, "stderr", buf)
 
     def recv(self, msg):
         mtype = msg.type

@@ -87,8 +87,8 @@ class TreeSetup(object):
         return _sshd.only_on(self.sshd, address, command)
 
 
-@pytest.fixture
-def tree(ssh_task, sshd, tmp_path, monkeypatch):
+@pytest.fixture(name="tree")
+def tree_fixture(ssh_task, sshd, tmp_path, monkeypatch):
     """TreeSetup of the ssh task; afterwards the task has no topology, no
     channel left, and no gateway process may outlive the test."""
     pythonpath = os.environ.get("PYTHONPATH")

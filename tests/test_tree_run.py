@@ -6,7 +6,7 @@ import os
 import pytest
 
 from _events import Recorder
-from _tree import tree  # noqa: F401 (fixture)
+from _tree import tree_fixture  # noqa: F401 (the "tree" fixture)
 from clusterpy.NodeSet import NodeSet
 from clusterpy.Worker.Tree import TreeWorker
 

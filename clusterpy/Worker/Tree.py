@@ -313,11 +313,21 @@ class TreeWorker(DistantWorker):
         self._on_remote_node_chunk(node, sname, msg, gateway)
 
     def _on_remote_node_chunk(self, node, sname, chunk, gateway):
-        """Lines (joined by b'\\n') from `node` behind `gateway`."""
+        """Lines (joined by b'\\n') from `node` behind `gateway` (dropped
+        once the node ended or was aborted)."""
+        targets = self.gwtargets.get(gateway)
+        if targets is None or node not in targets:
+            return
         if self.reverse and self.source and sname == "stdout":
             self._rcopy_feed(node, chunk)
             return
         DistantWorker._on_node_chunk(self, node, sname, chunk)
+
+    def _on_gateway_chunk(self, node, sname, chunk):
+        """Lines about the gateway `node` itself (its errors), unless this
+        worker is done."""
+        if not self._finished and not self._aborted:
+            DistantWorker._on_node_chunk(self, node, sname, chunk)
 
     def _rcopy_feed(self, node, chunk):
         """Decode base64 tar data from `node` into its temporary file."""
