@@ -32,7 +32,8 @@ from clusterpy.Task import task_self, _getshorthostname
 from clusterpy.Worker.Tree import TreeWorker
 from clusterpy.Worker.Worker import StreamWorker, FANOUT_UNLIMITED
 
-LOGGER = logging.getLogger(__name__)
+# named so also when run as __main__ (python -m clusterpy.Gateway)
+LOGGER = logging.getLogger("clusterpy.Gateway")
 
 
 def _gw_print_debug(task, line):
