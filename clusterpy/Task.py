@@ -281,6 +281,7 @@ class Task(object):
         it was, if the file is invalid or does not include this host."""
         from clusterpy.Topology import TopologyParser
         self.topology = TopologyParser(topology_file).tree(_getshorthostname())
+        self.router = None      # made again from the new topology on first use
 
     def _default_router(self, router=None):
         """The task's router (made from its topology on first use), or

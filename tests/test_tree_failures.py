@@ -136,3 +136,19 @@ def test_abort_from_handler(tree, event):
     assert sorted(hups) == ["127.0.0.10", "127.0.0.11", "127.0.0.12"]
     assert set(rc for rc, _ in worker.iter_retcodes()) <= {0, os.EX_PROTOCOL}
     assert task.gateways == {}
+
+
+def test_hung_gateway_times_out_on_the_head(tree):
+    tree.topology("127.0.0.2: 127.0.0.10")
+    task = tree.task
+    task.set_info("connect_timeout", 2)
+    # the command (a child of the gateway: remote=False) stops its gateway
+    # for a while: no result comes, the head gives up on its own after the
+    # command timeout plus the connect timeout
+    worker = task.shell("kill -STOP $PPID; sleep 3.5; kill -CONT $PPID", nodes="127.0.0.10",
+                        remote=False, timeout=0.5)
+    start = time.monotonic()
+    task.resume()
+    assert time.monotonic() - start < 3.4
+    assert list(worker.iter_keys_timeout()) == ["127.0.0.10"]
+    assert list(worker.iter_retcodes()) == []

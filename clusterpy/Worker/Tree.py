@@ -158,6 +158,7 @@ class TreeWorker(DistantWorker):
         self._aborted = False
         self._finished = False
         self._pending_pickups = []
+        self._guard = None          # head-side timeout timer (see _arm_guard)
         if self.command is None and self.source is None:
             raise ValueError("missing command or source parameter in TreeWorker constructor")
         if self.source:
@@ -185,7 +186,24 @@ class TreeWorker(DistantWorker):
             self.invoke_gateway = gateway_command(module)
         self._started = True
         self._launch(self.nodes)
+        self._arm_guard()
         self._check_ini()
+
+    def _arm_guard(self):
+        """With a timeout, a head-side timer ends the nodes a gateway did
+        not report on by then (the gateway's own timeout, plus the connect
+        timeout for reaching it): a hung gateway cannot hang the run."""
+        if not self.gwtargets or not self.timeout or self.timeout <= 0:
+            return
+        grace = max(self.task.info("connect_timeout", 0) or 0, 1.0)
+        self._guard = self.task.timer(self.timeout + grace, _TimeoutGuard(self),
+                                      autoclose=True)
+
+    def _guard_fired(self):
+        self._guard = None
+        for gateway, targets in list(self.gwtargets.items()):
+            for node in NodeSet.fromlist(targets):
+                self._on_remote_node_timeout(node, gateway)
 
     def _copy_args(self):
         """(arcname, destdir) of a copy, destdir of a reverse copy."""
@@ -422,6 +440,9 @@ class TreeWorker(DistantWorker):
         none of our nodes run there."""
         if not self._finished and self._close_count >= self._target_count:
             self._finished = True
+            guard, self._guard = self._guard, None
+            if guard is not None:
+                guard.invalidate()
             handler = self.eh
             if handler is not None:
                 if self._has_timeout and hasattr(handler, "ev_timeout"):
@@ -493,6 +514,16 @@ class TreeWorker(DistantWorker):
             worker.abort()
         for gateway in list(self.gwtargets):
             self._gateway_abort(gateway)
+
+
+class _TimeoutGuard(object):
+    """Timer handler of a tree worker's head-side timeout."""
+
+    def __init__(self, worker):
+        self.worker = worker
+
+    def ev_timer(self, timer):
+        self.worker._guard_fired()
 
 
 WorkerTree = TreeWorker
