@@ -227,6 +227,16 @@ def _setup_logging(host):
         pass    # no log is not a reason to fail
 
 
+def _stdio_worker(channel):
+    """The stream worker carrying `channel` on our stdin and stdout; its
+    own fanout is unlimited, so that it never waits for room."""
+    worker = StreamWorker(handler=channel)
+    worker.set_writer(channel.SNAME_WRITER, sys.stdout, retain=False)
+    worker.set_reader(channel.SNAME_READER, sys.stdin)
+    worker._fanout = FANOUT_UNLIMITED
+    return worker
+
+
 def gateway_main():
     """Run a gateway on stdin/stdout until the channel ends."""
     host = _getshorthostname()
@@ -238,14 +248,10 @@ def gateway_main():
         sys.exit(1)
     LOGGER.debug("starting gateway on %s (pid %d)", host, os.getpid())
     task = task_self()
-    task.set_default("stdout_msgtree", False)
-    task.set_default("stderr_msgtree", False)
-    gateway = GatewayChannel(task)
-    worker = StreamWorker(handler=gateway)
-    worker._fanout = FANOUT_UNLIMITED
-    worker.set_reader(gateway.SNAME_READER, sys.stdin)
-    worker.set_writer(gateway.SNAME_WRITER, sys.stdout, retain=False)
-    task.schedule(worker)
+    # message trees stay off until a responder with grooming needs them
+    for sname in ("stdout", "stderr"):
+        task.set_default("%s_msgtree" % sname, False)
+    task.schedule(_stdio_worker(GatewayChannel(task)))
     try:
         task.resume()
     except EngineAbortException:

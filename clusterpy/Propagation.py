@@ -40,13 +40,10 @@ class PropagationTreeRouter(object):
     of the root's group."""
 
     def __init__(self, root, topology, fanout=0):
-        self.root = root
-        self.topology = topology
-        self.fanout = fanout
-        self.nodes_fanin = {}
-        self.table = None
-        self.table_generate(root, topology)
+        self.root, self.topology, self.fanout = root, topology, fanout
         self._unreachable_hosts = NodeSet()
+        self.nodes_fanin = {}       # gateway name -> nodes sent through it
+        self.table_generate(root, topology)
 
     def table_generate(self, root, topology):
         """Build the routing table from the group of `root`."""

@@ -411,46 +411,54 @@ class TreeWorker(DistantWorker):
         if self.eh is not None and hasattr(self.eh, "_ev_routing"):
             self.eh._ev_routing(self, arg)
 
+    def _pickup(self, node):
+        _eh_sigspec_invoke_compat(self.eh.ev_pickup, 2, self, node)
+
     def _emit_pickup(self, node):
-        """ev_pickup for `node`, or later if ev_start did not fire yet."""
-        if self.eh is None or self._aborted:
+        """ev_pickup for `node`; held back until ev_start has fired."""
+        if self._aborted or self.eh is None:
             return
-        if self._initialized:
-            _eh_sigspec_invoke_compat(self.eh.ev_pickup, 2, self, node)
-        else:
+        if not self._initialized:
             self._pending_pickups.append(node)
+            return
+        self._pickup(node)
 
     def _check_ini(self):
-        """ev_start once every child worker started, then the pickups
-        waiting for it."""
-        if self._initialized or not self._started or self._start_count < self._child_count:
+        """Once started and every child worker is up: ev_start, then the
+        pickups held back (none after an abort)."""
+        ready = self._started and self._start_count >= self._child_count
+        if not ready or self._initialized:
             return
         self._initialized = True
-        if self.eh is None:
-            return
-        self.eh.ev_start(self)
-        pending, self._pending_pickups = self._pending_pickups, []
-        for node in pending:
-            if self._aborted:
-                break
-            _eh_sigspec_invoke_compat(self.eh.ev_pickup, 2, self, node)
+        held, self._pending_pickups = self._pending_pickups, []
+        if self.eh is not None:
+            self.eh.ev_start(self)
+            for node in held:
+                if self._aborted:
+                    break
+                self._pickup(node)
+
+    def _finish(self):
+        """Every node ended: stop the guard, ev_timeout (old handlers) and
+        ev_close, and take the port out of the engine."""
+        self._finished = True
+        if self._guard is not None:
+            self._guard.invalidate()
+            self._guard = None
+        eh = self.eh
+        if eh is not None:
+            if self._has_timeout and hasattr(eh, "ev_timeout"):
+                eh.ev_timeout(self)
+            _eh_sigspec_invoke_compat(eh.ev_close, 2, self, self._has_timeout)
+        engine = getattr(self.task, "_engine", None)
+        if engine is not None and self._port in engine._ports:
+            engine.remove(self._port)
 
     def _check_fini(self, gateway=None):
         """ev_close after the last node; release a gateway's channel once
         none of our nodes run there."""
-        if not self._finished and self._close_count >= self._target_count:
-            self._finished = True
-            guard, self._guard = self._guard, None
-            if guard is not None:
-                guard.invalidate()
-            handler = self.eh
-            if handler is not None:
-                if self._has_timeout and hasattr(handler, "ev_timeout"):
-                    handler.ev_timeout(self)
-                _eh_sigspec_invoke_compat(handler.ev_close, 2, self, self._has_timeout)
-            engine = self.task._engine if self.task is not None else None
-            if engine is not None and self._port in engine._ports:
-                engine.remove(self._port)
+        if self._close_count >= self._target_count and not self._finished:
+            self._finish()
         if gateway:
             key = str(gateway)
             targets = self.gwtargets.get(key)
