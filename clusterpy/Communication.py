@@ -28,6 +28,7 @@ import logging
 import os
 import pickle
 import xml.sax
+from typing import Any, Mapping
 from collections import deque
 from xml.sax import SAXParseException
 from xml.sax.handler import ContentHandler
@@ -264,7 +265,7 @@ class XMLReader(ContentHandler):
         if self._draft is not None:
             self._draft.data_update(content.encode(ENCODING))
 
-    def msg_available(self):
+    def msg_available(self) -> bool:
         """Whether a message is ready."""
         return len(self.msg_queue) > 0
 
@@ -384,15 +385,15 @@ class Channel(EventHandler):
             self.send(ErrorMessage(reason))
         self._close()
 
-    def send(self, msg):
+    def send(self, msg: "Message") -> None:
         """Write `msg` on the channel."""
         self._write_raw(msg.xml() + b"\n")
 
-    def start(self):
+    def start(self) -> None:
         """The streams are up (subclasses)."""
         raise NotImplementedError("Abstract method: subclasses must implement")
 
-    def recv(self, msg):
+    def recv(self, msg: "Message") -> None:
         """An incoming message (subclasses)."""
         raise NotImplementedError("Abstract method: subclasses must implement")
 
@@ -415,11 +416,11 @@ class Message(object):
         self.data = None
         Message._inst_counter += 1
 
-    def data_encode(self, inst):
+    def data_encode(self, inst: Any) -> None:
         """Store `inst`, pickled and base64 encoded, as the payload."""
         self.data = _b64_lines(base64.b64encode(_dumps(inst)))
 
-    def data_decode(self):
+    def data_decode(self) -> Any:
         """The object in the payload (MessageProcessingError if invalid)."""
         try:
             raw = base64.b64decode(self.data)
@@ -429,13 +430,13 @@ class Message(object):
             raise MessageProcessingError("Message %s has an invalid payload (%s)"
                                          % (self.ident, exc))
 
-    def data_update(self, raw):
+    def data_update(self, raw: bytes) -> None:
         """Append payload text read from the wire."""
         if not self.has_payload:
             raise MessageProcessingError("Got unexpected payload for Message %s" % self.ident)
         self.data = raw if self.data is None else self.data + raw
 
-    def selfbuild(self, attributes):
+    def selfbuild(self, attributes: Mapping[str, str]) -> None:
         """Set the attributes from the wire ones."""
         for key, convert in self.attr.items():
             try:
@@ -451,7 +452,7 @@ class Message(object):
         shown = ", ".join("%s: %s" % (key, getattr(self, key, None)) for key in self.attr)
         return "Message %s (%s)" % (self.type, shown)
 
-    def xml(self):
+    def xml(self) -> bytes:
         """The message as one XML element (bytes)."""
         out = io.BytesIO()
         gen = XMLGenerator(out, encoding=ENCODING)

@@ -128,7 +128,7 @@ class GatewayChannel(Channel):
         self._init()
         self.logger.debug("ready to accept channel communication")
 
-    def close(self):
+    def close(self) -> None:
         """Close the channel."""
         self._close()
 
@@ -237,7 +237,7 @@ def _stdio_worker(channel):
     return worker
 
 
-def gateway_main():
+def gateway_main() -> None:
     """Run a gateway on stdin/stdout until the channel ends."""
     host = _getshorthostname()
     _setup_logging(host)

@@ -17,6 +17,7 @@ one chunk of lines.
 import logging
 import os
 from collections import deque
+from typing import Iterator, Optional, Tuple
 
 from clusterpy.Communication import Channel, ConfigurationMessage, ControlMessage
 from clusterpy.Communication import StdOutMessage, StdErrMessage, RetcodeMessage
@@ -45,7 +46,7 @@ class PropagationTreeRouter(object):
         self.nodes_fanin = {}       # gateway name -> nodes sent through it
         self.table_generate(root, topology)
 
-    def table_generate(self, root, topology):
+    def table_generate(self, root: str, topology) -> None:
         """Build the routing table from the group of `root`."""
         try:
             root_group = topology.find_nodegroup(root)
@@ -63,7 +64,7 @@ class PropagationTreeRouter(object):
                 todo.extend(current.children())
             self.table.append((dest, group.nodeset))
 
-    def dispatch(self, dst):
+    def dispatch(self, dst: NodeSet) -> Iterator[Tuple[NodeSet, NodeSet]]:
         """Split node set `dst` (emptied on the way) into (next hop, nodes)
         pairs: nodes behind gateways go to the least loaded reachable
         gateway of their route, in slices; the nodes left are yielded as
@@ -99,7 +100,7 @@ class PropagationTreeRouter(object):
             pairs.append((NodeSet(host), part))
         return pairs
 
-    def next_hop(self, dst):
+    def next_hop(self, dst: str) -> str:
         """The next hop towards node `dst`: the least loaded reachable
         gateway of its route, or `dst` itself when directly connected."""
         if dst in self._unreachable_hosts:
@@ -117,7 +118,7 @@ class PropagationTreeRouter(object):
                 return dst
         raise RouteResolvingError("No route from %s to host %s" % (self.root, dst))
 
-    def mark_unreachable(self, dst):
+    def mark_unreachable(self, dst: str) -> None:
         """Route nothing through `dst` any more."""
         self._unreachable_hosts.add(dst)
 
@@ -154,7 +155,7 @@ class PropagationChannel(Channel):
             for node in pickup_nodes:
                 pickup_worker._emit_pickup(node)
 
-    def send_queued(self, ctl, pickup_worker=None, pickup_nodes=None):
+    def send_queued(self, ctl, pickup_worker=None, pickup_nodes=None) -> None:
         """Send `ctl` now if the channel is set up and nothing waits, else
         queue it."""
         if self.setup and not self._sendq:
@@ -162,7 +163,7 @@ class PropagationChannel(Channel):
         else:
             self._sendq.appendleft((ctl, pickup_worker, pickup_nodes))
 
-    def send_dequeue(self):
+    def send_dequeue(self) -> None:
         """Send the oldest queued message, if any."""
         if self._sendq:
             self._send_ctl(*self._sendq.pop())
@@ -178,7 +179,8 @@ class PropagationChannel(Channel):
         if timeout > 0:
             self._setup_timer = self.task.timer(timeout, _SetupTimeout(self), autoclose=True)
 
-    def shell(self, nodes, command, worker, timeout, stderr, gw_invoke_cmd, remote):
+    def shell(self, nodes, command: str, worker, timeout: Optional[float], stderr: bool,
+              gw_invoke_cmd: str, remote: bool) -> None:
         """Run `command` on `nodes` behind the gateway for tree worker
         `worker`."""
         self.workers[id(worker)] = worker
@@ -191,7 +193,7 @@ class PropagationChannel(Channel):
                          "stderr": stderr, "timeout": timeout, "remote": remote})
         self.send_queued(ctl, pickup_worker=worker, pickup_nodes=nodes)
 
-    def write(self, nodes, buf, worker):
+    def write(self, nodes, buf: bytes, worker) -> None:
         """Write `buf` to the stdin of `nodes` (of `worker`)."""
         ctl = ControlMessage(id(worker))
         ctl.action = "write"
@@ -200,7 +202,7 @@ class PropagationChannel(Channel):
         self._cfg_write_hist.appendleft((ctl.msgid, nodes, len(buf), worker))
         self.send_queued(ctl)
 
-    def set_write_eof(self, nodes, worker):
+    def set_write_eof(self, nodes, worker) -> None:
         """Close the stdin of `nodes` (of `worker`)."""
         ctl = ControlMessage(id(worker))
         ctl.action = "eof"

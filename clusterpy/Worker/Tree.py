@@ -32,6 +32,7 @@ import sys
 import tarfile
 import tempfile
 from os.path import basename, dirname, isfile, normpath
+from typing import Optional
 
 from clusterpy.Event import EventHandler
 from clusterpy.NodeSet import NodeSet
@@ -478,7 +479,7 @@ class TreeWorker(DistantWorker):
             if targets:
                 self.task._pchannel(gateway, self).set_write_eof(nodes=targets, worker=self)
 
-    def write(self, buf, sname=None):
+    def write(self, buf: bytes, sname: Optional[str] = None) -> None:
         """Write `buf` to the stdin of every node (through the gateways)."""
         if not self._started:
             self._port.msg_send((TreeWorker.write, buf))
@@ -493,7 +494,7 @@ class TreeWorker(DistantWorker):
         if failure is not None:
             raise failure
 
-    def set_write_eof(self, sname=None):
+    def set_write_eof(self, sname: Optional[str] = None) -> None:
         """Close every node's stdin once written (through the gateways)."""
         if not self._started:
             self._port.msg_send((TreeWorker.set_write_eof,))
@@ -513,7 +514,7 @@ class TreeWorker(DistantWorker):
         for node in NodeSet.fromlist(targets):
             self._on_remote_node_close(node, os.EX_PROTOCOL, gateway)
 
-    def abort(self):
+    def abort(self) -> None:
         """Abort every node: child workers are aborted, nodes behind
         gateways end with return code 76, idle channels are closed."""
         self._aborted = True
