@@ -910,8 +910,19 @@ def _running_report(task, display):
     if waiting:
         pending = "\nclush: pending(%d): %s" % (len(waiting), waiting)
     display.vprint_err(VERB_QUIET, "clush: interrupt (^C to abort task)")
+    gateways = task.gateways
+    if gateways:
+        pending += "\nclush: [tree] open gateways(%d): %s" % (len(gateways),
+                                                              NodeSet.fromlist(gateways))
     display.vprint_err(VERB_QUIET, "clush: in progress(%d): %s%s"
                        % (len(started), started, pending))
+    for gateway, (_, metaworkers) in gateways.items():
+        active = set()
+        for metaworker in metaworkers:
+            active.update(metaworker.gwtargets.get(gateway, ()))
+        if active:
+            display.vprint_err(VERB_QUIET, "clush: [tree] in progress(%d) on %s: %s"
+                               % (len(active), gateway, NodeSet.fromlist(active)))
 
 
 def _prompt_command(task, display, ns, line):
