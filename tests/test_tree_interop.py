@@ -79,3 +79,26 @@ def test_clustershell_head_clusterpy_gateway(tree):
     assert result["out"] == {"127.0.0.[10-12]": "1\n2\n3"}
     assert result["err"] == {"127.0.0.[10-12]": "oops"}
     assert result["timeout"] == ["127.0.0.12"]
+
+
+def test_copy_and_rcopy_through_clustershell_gateway(tree):
+    python = _clustershell_python()
+    tree.topology("127.0.0.2: 127.0.0.10")
+    tree.gateway_program(python)
+    task = tree.task
+    task.set_default("tree_gateway_module", "ClusterShell.Gateway")
+    src = tree.tmp / "tree"
+    src.mkdir()
+    (src / "f").write_bytes(b"\x00copied\xff" * 100)
+    dest = tree.tmp / "copied"
+    dest.mkdir()
+    worker = task.copy(str(src), str(dest) + "/", nodes="127.0.0.10")
+    task.resume()
+    assert worker.node_retcode("127.0.0.10") == 0
+    assert (dest / "tree" / "f").read_bytes() == b"\x00copied\xff" * 100
+    back = tree.tmp / "back"
+    back.mkdir()
+    worker = task.rcopy(str(dest / "tree"), str(back), nodes="127.0.0.10")
+    task.resume()
+    assert worker.node_retcode("127.0.0.10") == 0
+    assert (back / ("tree.%s" % tree.root) / "f").read_bytes() == b"\x00copied\xff" * 100
