@@ -62,13 +62,20 @@ class TreeWorkerResponder(EventHandler):
             task.set_default("stdout_msgtree", True)
             task.set_default("stderr_msgtree", True)
             self.timer = task.timer(delay, self, delay, autoclose=True)
-        else:
-            # no grooming: each chunk of lines goes up as it comes
-            self._ev_chunk = self._send_chunk
 
-    def _send_chunk(self, worker, node, sname, chunk):
-        msg_class = StdErrMessage if sname == worker.SNAME_STDERR else StdOutMessage
-        self.gwchan.send(msg_class(node, chunk, self.srcwkr))
+    def _ev_chunk(self, worker, node, sname, chunk):
+        """Lines of `node` (joined by b'\\n'): sent up at once without
+        grooming, else kept in the task's message tree until the next pass."""
+        if self.timer is None:
+            msg_class = StdErrMessage if sname == worker.SNAME_STDERR else StdOutMessage
+            self.gwchan.send(msg_class(node, chunk, self.srcwkr))
+            return
+        tree = worker.task._msg_sink(sname)
+        if tree is not None:
+            tree._add_chunk((worker, node), chunk)
+
+    def ev_read(self, worker, node, sname, msg):
+        self._ev_chunk(worker, node, sname, msg)
 
     def ev_start(self, worker):
         self.worker = worker

@@ -85,6 +85,11 @@ class MetaWorkerEventHandler(EventHandler):
     def _ev_chunk(self, worker, node, sname, chunk):
         self.metaworker._on_node_chunk(node, sname, chunk)
 
+    def ev_read(self, worker, node, sname, msg):
+        # what a line costs when it comes one at a time; the workers of
+        # clusterpy hand whole chunks to _ev_chunk instead
+        self.metaworker._on_node_msgline(node, msg, sname)
+
     def ev_written(self, worker, node, sname, size):
         metaworker = self.metaworker
         metaworker.current_node = node
@@ -536,5 +541,3 @@ class _TimeoutGuard(object):
 
 
 WorkerTree = TreeWorker
-
-WORKER_CLASS = TreeWorker
