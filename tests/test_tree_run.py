@@ -217,3 +217,18 @@ def test_copy_missing_destination_reports_error(tree):
     task.resume()
     assert worker.node_retcode("127.0.0.10") != 0
     assert worker.node_error("127.0.0.10")
+
+
+def test_short_base64_lines_both_ways(tree):
+    # passed on to the gateway by the head: payloads of both sides span
+    # many lines of 8 characters
+    tree.monkeypatch.setenv("CLUSTERSHELL_GW_B64_LINE_LENGTH", "8")
+    tree.topology("127.0.0.2: 127.0.0.[10-11]")
+    task = tree.task
+    worker = task.shell("cat; seq 50", nodes="127.0.0.[10-11]")
+    worker.write(b"x" * 100 + b"\n")
+    worker.set_write_eof()
+    task.resume()
+    expected = b"x" * 100 + b"\n" + b"\n".join(b"%d" % i for i in range(1, 51))
+    assert worker.node_buffer("127.0.0.10") == expected
+    assert _rcs(worker) == {"127.0.0.[10-11]": 0}
