@@ -152,3 +152,22 @@ def test_hung_gateway_times_out_on_the_head(tree):
     assert time.monotonic() - start < 3.4
     assert list(worker.iter_keys_timeout()) == ["127.0.0.10"]
     assert list(worker.iter_retcodes()) == []
+
+
+def test_task_abort_from_handler(tree):
+    tree.topology("127.0.0.2: 127.0.0.[10-11]")
+    task = tree.task
+
+    class Aborter(Recorder):
+        def ev_read(self, worker, node, sname, msg):
+            Recorder.ev_read(self, worker, node, sname, msg)
+            worker.task.abort()
+
+    rec = Aborter()
+    task.shell("echo go; sleep 5", nodes="127.0.0.[10-11]", handler=rec)
+    start = time.monotonic()
+    task.resume()
+    assert time.monotonic() - start < 4.5
+    assert ("read", "127.0.0.10", "stdout", b"go") in rec.events or \
+        ("read", "127.0.0.11", "stdout", b"go") in rec.events
+    assert task.gateways == {}
