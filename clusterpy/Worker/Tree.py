@@ -198,10 +198,15 @@ class TreeWorker(DistantWorker):
     def _arm_guard(self):
         """With a timeout, a head-side timer ends the nodes a gateway did
         not report on by then (the gateway's own timeout, plus the connect
-        timeout for reaching it): a hung gateway cannot hang the run."""
+        timeout for each gateway level down to the nodes): a hung gateway
+        cannot hang the run."""
         if not self.gwtargets or not self.timeout or self.timeout <= 0:
             return
-        grace = max(self.task.info("connect_timeout", 0) or 0, 1.0)
+        levels, todo = 0, [self.topology.root] if self.topology is not None else []
+        while todo:
+            levels += 1
+            todo = [child for group in todo for child in group.children()]
+        grace = max(self.task.info("connect_timeout", 0) or 0, 1.0) * max(levels - 2, 1)
         self._guard = self.task.timer(self.timeout + grace, _TimeoutGuard(self),
                                       autoclose=True)
 
