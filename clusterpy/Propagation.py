@@ -278,7 +278,11 @@ class PropagationChannel(Channel):
                 metaworker._on_routing_event({"event": msg.event, "gateway": msg.gateway,
                                               "targets": msg.targets})
         elif mtype == ErrorMessage.ident:
-            raise TopologyError("%s: %s" % (self.gateway, msg.reason))
+            # the gateway gave up on the channel: its reason goes under its
+            # name, and its nodes end when the channel closes
+            self.logger.error("%s", TopologyError("%s: %s" % (self.gateway, msg.reason)))
+            self._report_stderr(NodeSet(self.gateway), msg.reason.encode(ENCODING))
+            self._close()
         else:
             self.logger.debug("recv_ctl: unhandled %s", msg)
 

@@ -171,3 +171,16 @@ def test_task_abort_from_handler(tree):
     assert ("read", "127.0.0.10", "stdout", b"go") in rec.events or \
         ("read", "127.0.0.11", "stdout", b"go") in rec.events
     assert task.gateways == {}
+
+
+def test_gateway_error_message_after_setup(tree):
+    tree.topology("127.0.0.2: 127.0.0.[10-11]")
+    answer = ('<?xml version="1.0" encoding="utf-8"?>\\n'
+              '<channel version="1.10.1"><message type="ACK" msgid="0" ack="0"></message>\\n'
+              '<message type="ERR" msgid="1" reason="cannot run that"></message>\\n')
+    tree.gateway_program(tree.script("erring", "printf '%s'; exec cat >/dev/null\n" % answer))
+    task = tree.task
+    worker = task.shell("true", nodes="127.0.0.[10-11]", stderr=True)
+    task.resume()
+    assert worker.node_error("127.0.0.2") == b"cannot run that"
+    assert _rcs(worker) == {"127.0.0.[10-11]": os.EX_PROTOCOL}
