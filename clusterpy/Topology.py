@@ -18,8 +18,8 @@ loop, no node reached by two different gateway sets) and turns into a
 :class:`TopologyTree` of :class:`TopologyNodeGroup` seen from a given
 root node. Any invalid topology raises :class:`TopologyError`.
 
-clusterpy parses topologies but does not propagate commands through
-gateways yet (see docs/compat.md, "Tree mode").
+Tree mode uses it: ``Task.load_topology()``, ``Propagation`` and
+``Worker.Tree``.
 """
 
 import configparser

@@ -192,6 +192,13 @@ class OutputHandler(EventHandler):
         if self._runtimer:
             self._runtimer.eh.bytes_written += size
 
+    def _ev_routing(self, worker, arg):
+        """Tree mode: nodes sent again through another route."""
+        self._display.vprint_err(VERB_DEBUG, "clush: _ev_routing: %s" % arg)
+        if "reroute" in arg.get("event", ""):
+            self._display.vprint_err(VERB_STD, "clush: rerouting commands for {targets} due "
+                                     "to the failure of gateway {gateway}".format(**arg))
+
     def _exit_level(self):
         """Verbosity needed to see exit code and timeout messages."""
         return VERB_STD if self._display.maxrc else VERB_QUIET
@@ -746,13 +753,22 @@ class RunTimer(EventHandler):
         if self.bytes_written > 0:
             speed = self.bytes_written / (time() - self.start_time)
             rate = " write: %s/s" % human_bi_bytes_unit(speed)
-        # clients not done yet (no tree mode: no gateway to count)
-        count = len(self.task._engine.clients())
+        # clients not done yet, and in tree mode the nodes behind gateways
+        task = self.task
+        count = len(task._engine.clients())
+        gwinfo = ""
+        if task.gateways:
+            active = set()
+            for gateway, (_, metaworkers) in task.gateways.items():
+                for metaworker in metaworkers:
+                    active.update(metaworker.gwtargets.get(gateway, ()))
+            count += len(active) - len(task.gateways)
+            gwinfo = " gw %d" % len(task.gateways)
         if self.bytes_written > 0 or count != self.cnt_last:
             self.cnt_last = count
             width = self.tslen
-            line = "%s: %*d/%*d%s\r" % (self._prog, width, self.total - count, width,
-                                        self.total, rate)
+            line = "%s: %*d/%*d%s%s\r" % (self._prog, width, self.total - count, width,
+                                          self.total, gwinfo, rate)
             self.wholelen = len(line)
             sys.stderr.write(line)
             self.started = True
@@ -894,8 +910,19 @@ def _running_report(task, display):
     if waiting:
         pending = "\nclush: pending(%d): %s" % (len(waiting), waiting)
     display.vprint_err(VERB_QUIET, "clush: interrupt (^C to abort task)")
+    gateways = task.gateways
+    if gateways:
+        pending += "\nclush: [tree] open gateways(%d): %s" % (len(gateways),
+                                                              NodeSet.fromlist(gateways))
     display.vprint_err(VERB_QUIET, "clush: in progress(%d): %s%s"
                        % (len(started), started, pending))
+    for gateway, (_, metaworkers) in gateways.items():
+        active = set()
+        for metaworker in metaworkers:
+            active.update(metaworker.gwtargets.get(gateway, ()))
+        if active:
+            display.vprint_err(VERB_QUIET, "clush: [tree] in progress(%d) on %s: %s"
+                               % (len(active), gateway, NodeSet.fromlist(active)))
 
 
 def _prompt_command(task, display, ns, line):
@@ -1152,7 +1179,6 @@ def run_command(task, cmd, ns, timeout, display, remote, trytree):
     handler = _output_handler(task, display, ns)
     stdin = task.default("USER_stdin_worker")
     password = task.default("USER_password_prompt")
-    # tree=None rather than True: in clusterpy tree mode is never enabled
     options = {"timeout": timeout, "remote": remote, "tree": None if trytree else False,
                    "stdin": bool(stdin or password is not None)}
     if ns is None:
@@ -1410,19 +1436,31 @@ def _configure_connections(task, config):
 
 
 def _set_worker(task, options, config, display):
-    """-R/--worker and --topology."""
+    """-R/--worker and tree mode (--topology, or a topology.conf found by
+    the task).  In tree mode, -R names the worker the gateways use for
+    their nodes (see docs/compat.md); the task still reaches its gateways
+    with its distant worker.  Returns whether commands may go through
+    gateways."""
+    tree_mode = bool(options.topofile) or task._default_tree_is_enabled()
+    if options.topofile:
+        task.load_topology(options.topofile)
     if options.worker:
-        key = "local_worker" if options.remote == "no" else "distant_worker"
         try:
-            task.set_default(key, _load_workerclass(options.worker))
+            workerclass = _load_workerclass(options.worker)
+            if tree_mode and options.remote != "no":
+                task.set_info("tree_default:distant_workername", options.worker)
+            else:
+                key = "local_worker" if options.remote == "no" else "distant_worker"
+                task.set_default(key, workerclass)
         except (ImportError, AttributeError):
             display.vprint_err(VERB_QUIET, "ERROR: Could not load worker '%s'"
                                % options.worker)
             clush_exit(1, task)
-    elif options.topofile and config.verbosity >= VERB_VERB:
-        # tree mode is not available: commands go to the nodes directly
-        print("clush: %s: topology ignored (no tree mode), connecting directly"
-              % options.topofile, file=sys.stderr)
+    if tree_mode and config.verbosity >= VERB_VERB:
+        roots = len(task.topology.root.nodeset)
+        gateways = task.topology.inner_node_count() - roots
+        print("clush: enabling tree topology (%d gateways)" % gateways, file=sys.stderr)
+    return tree_mode or options.worker is None
 
 
 def _copy_destinations(options, args):
@@ -1521,7 +1559,7 @@ def main():
         display.vprint(VERB_VERB, "[%s] password prompt enabled" % options.mode)
         task.set_default("USER_password_prompt", ask_pass())
 
-    _set_worker(task, options, config, display)
+    trytree = _set_worker(task, options, config, display)
     if options.grooming_delay:
         if config.verbosity >= VERB_VERB:
             print(Display.COLOR_RESULT_FMT % ("Grooming delay: %f" % options.grooming_delay),
@@ -1554,6 +1592,10 @@ def main():
     display.vprint(VERB_DEBUG, "clush: nodeset=%s fanout=%d [timeout conn=%.1f cmd=%.1f] %s"
                    % (nodeset_base, config.fanout, config.connect_timeout,
                       config.command_timeout, operation))
+    if not interactive and display.verbosity >= VERB_DEBUG and task.topology:
+        print(Display.COLOR_RESULT_FMT % "-" * 15)
+        print(Display.COLOR_RESULT_FMT % task.topology, end="")
+        print(Display.COLOR_RESULT_FMT % "-" * 15)
 
     previous_sigint = None
     if interrupt is not None:
@@ -1570,10 +1612,9 @@ def main():
                           display)
             else:
                 run_command(task, " ".join(args), nodeset_base, timeout, display,
-                            options.remote != "no", options.worker is None)
+                            options.remote != "no", trytree)
         if user_interaction:
-            ttyloop(task, nodeset_base, timeout, display, options.remote != "no",
-                    options.worker is None)
+            ttyloop(task, nodeset_base, timeout, display, options.remote != "no", trytree)
         elif interactive:
             display.vprint_err(VERB_QUIET, "ERROR: interactive mode requires a tty")
             clush_exit(1, task)
