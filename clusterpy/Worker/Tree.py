@@ -363,7 +363,8 @@ class TreeWorker(DistantWorker):
         encoded = self._rcopy_bufs.get(node, b"") + chunk.replace(b"\n", b"")
         tar = self._rcopy_tars.get(node)
         if tar is None:
-            tar = self._rcopy_tars[node] = tempfile.TemporaryFile()
+            # kept open across chunks; _rcopy_extract closes it
+            tar = self._rcopy_tars[node] = tempfile.TemporaryFile()  # noqa: SIM115
         whole = len(encoded) // 4 * 4
         tar.write(base64.b64decode(encoded[:whole]))
         self._rcopy_bufs[node] = encoded[whole:]
