@@ -795,6 +795,32 @@ class _SecondInterrupt(KeyboardInterrupt):
     """The Ctrl-C that aborts, in two-step mode."""
 
 
+#: signals that end clush as Ctrl-C does, and make it exit with 128+signal
+END_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
+
+
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM or SIGHUP: the run stops at once (every command's process
+    group killed, what is due printed, as for Ctrl-C), then clush exits
+    with 128+signal."""
+
+    def __init__(self, signum):
+        KeyboardInterrupt.__init__(self, signum)
+        self.signum = signum
+
+
+def _end_signal(signum, frame):
+    raise _Terminated(signum)
+
+
+def _catch_end_signals():
+    """Install the END_SIGNALS handler (a signal ignored when clush starts,
+    as under nohup, stays ignored)."""
+    for signum in END_SIGNALS:
+        if signal.getsignal(signum) is not signal.SIG_IGN:
+            signal.signal(signum, _end_signal)
+
+
 class _Interrupt(EventHandler):
     """Two-step Ctrl-C: the first press reports on the running command,
     a second one within INTERRUPT_WINDOW seconds aborts it.
@@ -854,10 +880,20 @@ class _Interrupt(EventHandler):
         self.report()
 
 
-def _interrupted(task, display, nodes):
+def _interrupted(task, display, nodes, signum=signal.SIGINT):
     """KeyboardInterrupt for an interrupted command, after printing what
-    was gathered so far; it names the nodes that did not complete."""
+    was gathered so far; it names the nodes that did not complete (and the
+    signal that stopped it, `signum`)."""
     error = KeyboardInterrupt()
+    error.signum = signum
+    try:
+        _print_interrupted(task, display, nodes, signum, error)
+    except OSError:
+        pass    # the terminal is gone (SIGHUP) or the reader left
+    return error
+
+
+def _print_interrupted(task, display, nodes, signum, error):
     done = NodeSet()
     if display.gather and task.default("stdout_msgtree"):
         warned = False
@@ -866,7 +902,9 @@ def _interrupted(task, display, nodes):
         for msg, nodeset in gathered:
             if not warned:
                 warned = True
-                display.vprint_err(VERB_STD, "Warning: Caught keyboard interrupt!")
+                caught = "keyboard interrupt" if signum == signal.SIGINT \
+                    else signal.Signals(signum).name
+                display.vprint_err(VERB_STD, "Warning: Caught %s!" % caught)
             display.print_gather(nodeset, msg)
     level = VERB_STD if display.maxrc else VERB_QUIET
     for rc, names in task.iter_retcodes():
@@ -882,7 +920,6 @@ def _interrupted(task, display, nodes):
     if display.gather and task.num_timeout() > 0:
         display.vprint_err(level, "clush: %s: command timeout"
                            % _nodes(task.iter_keys_timeout()))
-    return error
 
 
 def _running_report(task, display):
@@ -1047,7 +1084,8 @@ def _ttyloop(task, nodeset, timeout, display, remote, trytree, waker):
                     or not task.default("USER_running"):
                 raise
             # ClusterShell's single Ctrl-C: what was gathered, then exit
-            raise _stop_command(task, display, task.default("USER_control"), ns)
+            raise _stop_command(task, display, task.default("USER_control"), ns,
+                                getattr(error, "signum", signal.SIGINT))
         if task.default("USER_running"):
             _running_report(task, display)
             continue
@@ -1066,19 +1104,21 @@ def _ttyloop(task, nodeset, timeout, display, remote, trytree, waker):
             run_command(task, line, ns, timeout, display, remote, trytree)
 
 
-def _stop_command(task, display, control, nodes):
+def _stop_command(task, display, control, nodes, signum=signal.SIGINT):
     """Stop the running command after printing what it gathered so far;
     return the KeyboardInterrupt to raise (see _interrupted)."""
     if control is not None:
         control.mute()
     if task.thread is threading.current_thread():
         # the engine stops the commands as the exception goes through it
-        return _interrupted(task, display, nodes)
+        return _interrupted(task, display, nodes, signum)
     task.suspend()
     try:
         if not task.default("USER_running"):
-            return KeyboardInterrupt()
-        error = _interrupted(task, display, nodes)
+            error = KeyboardInterrupt()
+            error.signum = signum
+            return error
+        error = _interrupted(task, display, nodes, signum)
     finally:
         task.resume()
     task.abort()
@@ -1279,12 +1319,20 @@ def clush_excepthook(extype, exp, traceback):
         print("ERROR: %s" % exp, file=sys.stderr)
         clush_exit(1)
     elif isinstance(exp, KeyboardInterrupt):
+        signum = getattr(exp, "signum", signal.SIGINT)
+        for ended in (signal.SIGINT,) + END_SIGNALS:
+            signal.signal(ended, signal.SIG_IGN)    # exiting: no second one
+        what = "Keyboard interrupt" if signum == signal.SIGINT \
+            else "Terminated by %s" % signal.Signals(signum).name
         nodes = getattr(exp, "uncompleted_nodes", None)
-        if nodes:
-            print("Keyboard interrupt (%s did not complete)." % nodes, file=sys.stderr)
-        else:
-            print("Keyboard interrupt.", file=sys.stderr)
-        clush_exit(128 + signal.SIGINT)
+        try:
+            if nodes:
+                print("%s (%s did not complete)." % (what, nodes), file=sys.stderr)
+            else:
+                print("%s." % what, file=sys.stderr)
+        except OSError:
+            pass    # the terminal is gone (SIGHUP)
+        clush_exit(128 + signum)
     elif isinstance(exp, GENERIC_ERRORS):
         clush_exit(handle_generic_error(exp))
     # a bug: the traceback, then out (an idle task thread would keep the
@@ -1441,6 +1489,7 @@ def _copy_destinations(options, args):
 def main():
     """clush's entry point."""
     sys.excepthook = clush_excepthook
+    _catch_end_signals()
     parser = _parser()
     options, args = parser.parse_args()
     set_std_group_resolver_config(options.groupsconf)
@@ -1489,7 +1538,8 @@ def main():
         # the main thread reads the terminal, commands run in a thread of
         # their own, which leaves SIGINT and SIGUSR1 to the main thread
         signal.signal(signal.SIGUSR1, signal.SIG_IGN)
-        mask = signal.pthread_sigmask(signal.SIG_BLOCK, (signal.SIGINT, signal.SIGUSR1))
+        mask = signal.pthread_sigmask(signal.SIG_BLOCK,
+                                      (signal.SIGINT, signal.SIGUSR1) + END_SIGNALS)
         try:
             task = Task()
         finally:
@@ -1577,9 +1627,10 @@ def main():
         elif interactive:
             display.vprint_err(VERB_QUIET, "ERROR: interactive mode requires a tty")
             clush_exit(1, task)
-    except _SecondInterrupt:
+    except (_SecondInterrupt, _Terminated) as error:
         control = task.default("USER_control")
-        raise _stop_command(task, display, control, control.nodes)
+        raise _stop_command(task, display, control, getattr(control, "nodes", None),
+                            getattr(error, "signum", signal.SIGINT))
     finally:
         if previous_sigint is not None:
             signal.signal(signal.SIGINT, previous_sigint)
