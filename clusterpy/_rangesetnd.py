@@ -8,6 +8,7 @@ depends on the points, so it matches ClusterShell 1.10.1 whatever boxes the
 operations produced).
 """
 
+import sys
 from functools import reduce
 from itertools import product
 from operator import mul
@@ -22,6 +23,7 @@ from clusterpy.RangeSet import (
     _autostep_internal,
     _autostep_public,
     _normalized_bounds,
+    _too_large,
 )
 
 
@@ -47,7 +49,7 @@ def _vectors_like(boxes, template):
 
 
 def _size(vec):
-    return reduce(mul, [len(rg) for rg in vec])
+    return reduce(mul, [rg._size() for rg in vec])
 
 
 class RangeSetND(SetAlgebra):
@@ -180,7 +182,7 @@ class RangeSetND(SetAlgebra):
     def __eq__(self, other):
         if not isinstance(other, RangeSetND):
             return NotImplemented
-        return len(self) == len(other) and self.issubset(other)
+        return self._size() == other._size() and self.issubset(other)
 
     __hash__ = None
 
@@ -188,6 +190,13 @@ class RangeSetND(SetAlgebra):
         return bool(self._veclist)
 
     def __len__(self) -> int:
+        size = self._size()
+        if size > sys.maxsize:
+            raise _too_large(size)
+        return size
+
+    def _size(self) -> int:
+        """Number of vectors, however large (len() stops at sys.maxsize)."""
         return sum(_size(vec) for vec in self._folded())
 
     def __str__(self) -> str:
@@ -235,7 +244,7 @@ class RangeSetND(SetAlgebra):
         """Key tuple of the point at an offset in a vector's product."""
         keys = []
         for rg in reversed(vec):
-            offset, digit = divmod(offset, len(rg))
+            offset, digit = divmod(offset, rg._size())
             keys.append(_R.key_at(rg._lo, rg._cumulative(), digit))
         keys.reverse()
         return keys
@@ -253,12 +262,12 @@ class RangeSetND(SetAlgebra):
         slice."""
         if isinstance(index, slice):
             points = set()
-            for position in range(*index.indices(len(self))):
+            for position in range(*index.indices(self._size())):
                 points.add(tuple(self._point_keys(position)))
             return RangeSetND._from_points(points, self._autostep)
         if isinstance(index, int):
             if index < 0:
-                length = len(self)
+                length = self._size()
                 if index < -length:
                     raise IndexError("%d out of range" % index)
                 index += length
@@ -285,12 +294,12 @@ class RangeSetND(SetAlgebra):
                     _R.contains(rg._lo, rg._hi, key) for rg, key in zip(vec, keys)):
                 offset = 0
                 for rg, key in zip(vec, keys):
-                    offset = offset * len(rg) + _R.rank(rg._lo, rg._cumulative(), key)
+                    offset = offset * rg._size() + _R.rank(rg._lo, rg._cumulative(), key)
                 found = base + offset
                 break
             base += _size(vec)
         if found is not None and (start != 0 or stop is not None):
-            start, stop = _normalized_bounds(len(self), start, stop)
+            start, stop = _normalized_bounds(self._size(), start, stop)
             if not start <= found < stop:
                 found = None
         if found is None:
