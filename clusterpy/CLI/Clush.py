@@ -1277,6 +1277,33 @@ def set_fdlimit(fd_max, display):
                                       "%d (%s)" % (wanted, exc))
 
 
+#: file descriptors a running command holds (stdin, stdout, stderr, pidfd)
+FDS_PER_COMMAND = 4
+#: descriptors kept free for the rest (a spawn's child ends, config files...)
+FDS_RESERVED = 16
+
+
+def fitting_fanout(fanout, nodes, display):
+    """The fanout to run `nodes` commands with: `fanout`, or less when
+    the open files limit (ulimit -n) cannot hold that many commands at
+    once, which is then said once on stderr."""
+    import resource
+    soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    if soft == resource.RLIM_INFINITY or min(fanout, nodes) * FDS_PER_COMMAND < soft / 2:
+        return fanout   # far from it: no need to count the open fds
+    try:
+        used = len(os.listdir("/proc/self/fd")) - 1
+    except OSError:
+        used = 16
+    fits = max(1, (soft - used - FDS_RESERVED) // FDS_PER_COMMAND)
+    if min(fanout, nodes) <= fits:
+        return fanout
+    display.vprint_err(VERB_QUIET, "clush: fanout %d needs %d file descriptors, more than "
+                       "the open files limit allows (ulimit -n %d, %d in use): running "
+                       "with fanout %d" % (fanout, fanout * FDS_PER_COMMAND, soft, used, fits))
+    return fits
+
+
 def ask_pass():
     """Read a password on the terminal (run modes with password_prompt)."""
     import getpass
@@ -1552,7 +1579,7 @@ def main():
     display.vprint(VERB_DEBUG, "Create STDIN worker: %s" % task.default("USER_stdin_worker"))
     task.set_info("debug", config.verbosity >= VERB_DEBUG)
     # as ClusterShell's clush does, the fanout is read before the run mode
-    task.set_info("fanout", config.fanout)
+    task.set_info("fanout", fitting_fanout(config.fanout, len(nodeset_base), display))
 
     if options.mode:
         display.vprint(VERB_DEBUG, "ClushConfig parsed: %s" % config.parsed)
