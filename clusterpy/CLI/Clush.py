@@ -229,24 +229,47 @@ class DirectOutputDirHandler(DirectOutputHandler):
     def __init__(self, display, ns, prog=None):
         DirectOutputHandler.__init__(self, display, prog)
         self._ns = ns
+        self._folders = {sname: folder for sname, folder in
+                         ((_STDOUT, display.outdir), (_STDERR, display.errdir)) if folder}
+        # every node's file is made now (empty for a silent node), but only
+        # those of the running nodes that write are open: with thousands of
+        # nodes, one open file per node would exhaust the fd limit
         self._files = {}
-        for sname, folder in ((_STDOUT, display.outdir), (_STDERR, display.errdir)):
-            if folder:
-                # open until ev_close()
-                self._files[sname] = {node: open(join(folder, node), "w")  # noqa: SIM115
-                                      for node in ns}
+        for sname in self._folders:
+            for node in ns:
+                self._written(sname, node, lambda path: open(path, "wb").close())
+
+    def _written(self, sname, node, action):
+        """action(path) on a node's file; an OSError names the file."""
+        path = join(self._folders[sname], node)
+        try:
+            return action(path)
+        except OSError as exc:
+            raise OSError(exc.errno, exc.strerror, path) from None
 
     def ev_read(self, worker, node, sname, msg):
         DirectOutputHandler.ev_read(self, worker, node, sname, msg)
-        files = self._files.get(sname)
-        if files is not None:
-            files[node].write(msg.decode() + "\n")
+        if sname in self._folders:
+            fobj = self._files.get((sname, node))
+            if fobj is None:
+                fobj = self._files[(sname, node)] = \
+                    self._written(sname, node, lambda path: open(path, "ab"))
+            self._written(sname, node, lambda path: fobj.write(msg + b"\n"))
+
+    def _close(self, key):
+        fobj = self._files.pop(key)
+        self._written(key[0], key[1], lambda path: fobj.close())
+
+    def ev_hup(self, worker, node, rc):
+        DirectOutputHandler.ev_hup(self, worker, node, rc)
+        for sname in self._folders:
+            if (sname, node) in self._files:
+                self._close((sname, node))
 
     def ev_close(self, worker, timedout):
         DirectOutputHandler.ev_close(self, worker, timedout)
-        for files in self._files.values():
-            for fobj in files.values():
-                fobj.close()
+        for key in list(self._files):
+            self._close(key)
 
 
 class DirectProgressOutputHandler(DirectOutputHandler):
