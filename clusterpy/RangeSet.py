@@ -127,7 +127,7 @@ def _parse_bounds(subrange):
         begin, end = parts[1], parts[3]
         begin_sign = end_sign = -1
     else:
-        raise ValueError("too many values to unpack (expected 4)")
+        raise RangeSetParseError(subrange, "too many '-' in range")
     return begin, end, step, begin_sign, end_sign
 
 
