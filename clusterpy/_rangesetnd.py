@@ -52,6 +52,36 @@ def _size(vec):
     return reduce(mul, [rg._size() for rg in vec])
 
 
+#: slices of more points than this are cut out of the boxes (at most two
+#: per axis) instead of being gathered point by point
+SLICE_BY_POINTS = 4096
+
+
+def _box_slice(vec, first, stop):
+    """Boxes (RangeSet vectors) holding the points at positions [first,
+    stop) of vec's product, in iteration order: at most 2 per axis."""
+    if first >= stop:
+        return []
+    head = vec[0]
+    if len(vec) == 1:
+        return [[head[first:stop]]]
+    rest = vec[1:]
+    inner = _size(rest)
+    low, low_rest = divmod(first, inner)
+    high, high_rest = divmod(stop, inner)
+    if low == high:
+        return [[head[low:low + 1]] + box for box in _box_slice(rest, low_rest, high_rest)]
+    boxes = []
+    if low_rest:
+        boxes.extend([head[low:low + 1]] + box for box in _box_slice(rest, low_rest, inner))
+        low += 1
+    if low < high:
+        boxes.append([head[low:high]] + [rg.copy() for rg in rest])
+    if high_rest:
+        boxes.extend([head[high:high + 1]] + box for box in _box_slice(rest, 0, high_rest))
+    return boxes
+
+
 class RangeSetND(SetAlgebra):
     """
     N-dimensional RangeSet: a set of index vectors, such as the indexes of
@@ -261,8 +291,11 @@ class RangeSetND(SetAlgebra):
         """Point at a position (tuple of strings), or a RangeSetND for a
         slice."""
         if isinstance(index, slice):
+            start, stop, step = index.indices(self._size())
+            if step == 1 and stop - start > SLICE_BY_POINTS:
+                return self._slice_boxes(start, stop)
             points = set()
-            for position in range(*index.indices(self._size())):
+            for position in range(start, stop, step):
                 points.add(tuple(self._point_keys(position)))
             return RangeSetND._from_points(points, self._autostep)
         if isinstance(index, int):
@@ -276,6 +309,19 @@ class RangeSetND(SetAlgebra):
                 raise IndexError("%d out of range" % index)
             return tuple(map(_R.str_of, keys))
         raise TypeError("%s indices must be integers" % self.__class__.__name__)
+
+    def _slice_boxes(self, start, stop):
+        """RangeSetND of the points at positions [start, stop)."""
+        boxes = []
+        base = 0
+        for vec in self._folded():
+            size = _size(vec)
+            if start < base + size and stop > base:
+                boxes.extend(_box_slice(vec, max(start - base, 0), min(stop - base, size)))
+            base += size
+        result = RangeSetND(boxes, copy_rangeset=False)
+        result.set_autostep(_autostep_public(self._autostep))
+        return result
 
     def index(self, elem, start: int = 0, stop: Optional[int] = None) -> int:
         """Position of a point (vector of indexes, strings or integers) in
