@@ -31,7 +31,7 @@ deep_brackets = st.integers(1, 80).map(lambda depth: "n" + "[" * depth + "1-3" +
 many_axes = st.integers(1, 14).map(lambda dims: "n" + "-".join(["[1-2]"] * dims))
 texts = (st.lists(st.sampled_from(PIECES), max_size=25).map("".join)
          | st.text(max_size=40) | deep_brackets | many_axes)
-FUZZ = settings(max_examples=300, deadline=None, derandomize=True, database=None,
+FUZZ = settings(max_examples=150, deadline=None, derandomize=True, database=None,
                 suppress_health_check=list(HealthCheck))
 
 
@@ -115,7 +115,7 @@ def cluset(args):
     return code, out.getvalue(), err.getvalue()
 
 
-@settings(max_examples=200, deadline=None, derandomize=True, database=None,
+@settings(max_examples=100, deadline=None, derandomize=True, database=None,
           suppress_health_check=list(HealthCheck))
 @given(st.sampled_from(COMMANDS), texts)
 def test_cluset(command, text):
