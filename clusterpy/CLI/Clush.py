@@ -1492,8 +1492,11 @@ def _color(config, options):
 
 def _foreground_tty(stream):
     """Whether `stream` is the terminal of the foreground process group."""
-    return stream is not None and stream.isatty() \
-        and os.tcgetpgrp(stream.fileno()) == os.getpgrp()
+    try:
+        return stream is not None and stream.isatty() \
+            and os.tcgetpgrp(stream.fileno()) == os.getpgrp()
+    except OSError:
+        return False    # ENOTTY: a terminal, but not our controlling one
 
 
 def _configure_connections(task, config):

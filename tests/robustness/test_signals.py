@@ -149,3 +149,39 @@ def test_script_killed_outright_leaves_no_command(tmp_path, how):
     code, out, err, took = proc.finish()
     assert code == -signal.SIGKILL
     assert proc.survivors() == []
+
+
+def _controlling_terminal():
+    import fcntl
+    import termios
+    fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+
+@pytest.mark.parametrize("controlling", [True, False], ids=["controlling", "other"])
+@pytest.mark.parametrize("signum, rc, message", ENDINGS[:2], ids=lambda v: str(v))
+def test_clush_signal_on_a_terminal(tmp_path, signum, rc, message, controlling):
+    """stdin and stdout on a terminal: on clush's controlling one, the
+    commands run in a thread of their own while the main thread reads the
+    terminal; on another one (no job control), in the main thread."""
+    import pty
+    import tty
+    marks = tmp_path / "started"
+    marks.mkdir()
+    master, slave = pty.openpty()
+    tty.setraw(slave)
+    try:
+        proc = Proc(clush_argv("-R", "exec", "-w", "n[1-5]", "-b",
+                               "touch %s/%%h; exec sleep 30" % marks), tmp_path,
+                    stdin=slave, stdout=slave,
+                    preexec_fn=_controlling_terminal if controlling else None)
+    finally:
+        os.close(slave)
+    try:
+        wait_for(lambda: files_in(marks) == 5, what="every command started")
+        wait_for(lambda: len(proc_children(proc)) >= 5, what="sleeps running")
+        proc.signal(signum)
+        code, out, err, took = proc.finish()
+    finally:
+        os.close(master)
+    assert code == rc and message in err and b"Traceback" not in err
+    assert proc.survivors() == []
