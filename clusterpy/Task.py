@@ -772,3 +772,64 @@ def task_cleanup():
             task.abort(kill=True)
         sleep(0.001)
 
+
+
+class _EndOnSignals:
+    """What task_terminate_on_signals() returns: the handlers it installed,
+    put back on leaving a ``with`` block (or by restore())."""
+
+    def __init__(self, signums):
+        import signal
+        self._previous = {signum: signal.signal(signum, _end_on_signal)
+                          for signum in signums}
+
+    def restore(self):
+        """Put the previous handlers back."""
+        import signal
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)
+        self._previous = {}
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.restore()
+
+
+def _end_on_signal(signum, frame):
+    # the tasks of other threads are aborted here (their commands killed);
+    # the main thread's own running task is cleared by the engine as the
+    # exception goes through it
+    me = threading.current_thread()
+    for thread, task in list(Task._tasks.items()):
+        if thread is not me:
+            try:
+                task.abort(kill=True)
+            except Exception:  # noqa: BLE001, S110 (ending anyway: stop the others)
+                pass
+    raise SystemExit(128 + signum)
+
+
+def task_terminate_on_signals(signums=None) -> _EndOnSignals:
+    """Make the signals `signums` (default SIGTERM and SIGHUP) end the
+    process without leaving any command behind: every task is aborted,
+    which kills the process group of each command it runs, then
+    SystemExit(128 + signal) is raised in the main thread (``finally``
+    blocks run; uncaught, the process exits with that code, as a shell
+    reports a command killed by the signal).
+
+    Call it from the main thread (Python runs signal handlers there), for
+    the whole script or as ``with task_terminate_on_signals(): ...``
+    (the previous handlers are back after the block).  Add
+    ``signal.SIGINT`` to `signums` to get the same for Ctrl-C instead of
+    KeyboardInterrupt (which stops only the main thread's task).
+
+    A process that dies without running Python code (SIGKILL, a crash)
+    cannot do this; its commands get SIGKILL from the kernel instead, on
+    Linux, when the thread that started them ends (see docs/compat.md).
+    """
+    import signal
+    if signums is None:
+        signums = (signal.SIGTERM, signal.SIGHUP)
+    return _EndOnSignals(signums)

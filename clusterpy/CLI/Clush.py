@@ -236,24 +236,47 @@ class DirectOutputDirHandler(DirectOutputHandler):
     def __init__(self, display, ns, prog=None):
         DirectOutputHandler.__init__(self, display, prog)
         self._ns = ns
+        self._folders = {sname: folder for sname, folder in
+                         ((_STDOUT, display.outdir), (_STDERR, display.errdir)) if folder}
+        # every node's file is made now (empty for a silent node), but only
+        # those of the running nodes that write are open: with thousands of
+        # nodes, one open file per node would exhaust the fd limit
         self._files = {}
-        for sname, folder in ((_STDOUT, display.outdir), (_STDERR, display.errdir)):
-            if folder:
-                # open until ev_close()
-                self._files[sname] = {node: open(join(folder, node), "w")  # noqa: SIM115
-                                      for node in ns}
+        for sname in self._folders:
+            for node in ns:
+                self._written(sname, node, lambda path: open(path, "wb").close())
+
+    def _written(self, sname, node, action):
+        """action(path) on a node's file; an OSError names the file."""
+        path = join(self._folders[sname], node)
+        try:
+            return action(path)
+        except OSError as exc:
+            raise OSError(exc.errno, exc.strerror, path) from None
 
     def ev_read(self, worker, node, sname, msg):
         DirectOutputHandler.ev_read(self, worker, node, sname, msg)
-        files = self._files.get(sname)
-        if files is not None:
-            files[node].write(msg.decode() + "\n")
+        if sname in self._folders:
+            fobj = self._files.get((sname, node))
+            if fobj is None:
+                fobj = self._files[(sname, node)] = \
+                    self._written(sname, node, lambda path: open(path, "ab"))
+            self._written(sname, node, lambda path: fobj.write(msg + b"\n"))
+
+    def _close(self, key):
+        fobj = self._files.pop(key)
+        self._written(key[0], key[1], lambda path: fobj.close())
+
+    def ev_hup(self, worker, node, rc):
+        DirectOutputHandler.ev_hup(self, worker, node, rc)
+        for sname in self._folders:
+            if (sname, node) in self._files:
+                self._close((sname, node))
 
     def ev_close(self, worker, timedout):
         DirectOutputHandler.ev_close(self, worker, timedout)
-        for files in self._files.values():
-            for fobj in files.values():
-                fobj.close()
+        for key in list(self._files):
+            self._close(key)
 
 
 class DirectProgressOutputHandler(DirectOutputHandler):
@@ -811,6 +834,32 @@ class _SecondInterrupt(KeyboardInterrupt):
     """The Ctrl-C that aborts, in two-step mode."""
 
 
+#: signals that end clush as Ctrl-C does, and make it exit with 128+signal
+END_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
+
+
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM or SIGHUP: the run stops at once (every command's process
+    group killed, what is due printed, as for Ctrl-C), then clush exits
+    with 128+signal."""
+
+    def __init__(self, signum):
+        KeyboardInterrupt.__init__(self, signum)
+        self.signum = signum
+
+
+def _end_signal(signum, frame):
+    raise _Terminated(signum)
+
+
+def _catch_end_signals():
+    """Install the END_SIGNALS handler (a signal ignored when clush starts,
+    as under nohup, stays ignored)."""
+    for signum in END_SIGNALS:
+        if signal.getsignal(signum) is not signal.SIG_IGN:
+            signal.signal(signum, _end_signal)
+
+
 class _Interrupt(EventHandler):
     """Two-step Ctrl-C: the first press reports on the running command,
     a second one within INTERRUPT_WINDOW seconds aborts it.
@@ -870,10 +919,20 @@ class _Interrupt(EventHandler):
         self.report()
 
 
-def _interrupted(task, display, nodes):
+def _interrupted(task, display, nodes, signum=signal.SIGINT):
     """KeyboardInterrupt for an interrupted command, after printing what
-    was gathered so far; it names the nodes that did not complete."""
+    was gathered so far; it names the nodes that did not complete (and the
+    signal that stopped it, `signum`)."""
     error = KeyboardInterrupt()
+    error.signum = signum
+    try:
+        _print_interrupted(task, display, nodes, signum, error)
+    except OSError:
+        pass    # the terminal is gone (SIGHUP) or the reader left
+    return error
+
+
+def _print_interrupted(task, display, nodes, signum, error):
     done = NodeSet()
     if display.gather and task.default("stdout_msgtree"):
         warned = False
@@ -882,7 +941,9 @@ def _interrupted(task, display, nodes):
         for msg, nodeset in gathered:
             if not warned:
                 warned = True
-                display.vprint_err(VERB_STD, "Warning: Caught keyboard interrupt!")
+                caught = "keyboard interrupt" if signum == signal.SIGINT \
+                    else signal.Signals(signum).name
+                display.vprint_err(VERB_STD, "Warning: Caught %s!" % caught)
             display.print_gather(nodeset, msg)
     level = VERB_STD if display.maxrc else VERB_QUIET
     for rc, names in task.iter_retcodes():
@@ -898,7 +959,6 @@ def _interrupted(task, display, nodes):
     if display.gather and task.num_timeout() > 0:
         display.vprint_err(level, "clush: %s: command timeout"
                            % _nodes(task.iter_keys_timeout()))
-    return error
 
 
 def _running_report(task, display):
@@ -1074,7 +1134,8 @@ def _ttyloop(task, nodeset, timeout, display, remote, trytree, waker):
                     or not task.default("USER_running"):
                 raise
             # ClusterShell's single Ctrl-C: what was gathered, then exit
-            raise _stop_command(task, display, task.default("USER_control"), ns)
+            raise _stop_command(task, display, task.default("USER_control"), ns,
+                                getattr(error, "signum", signal.SIGINT))
         if task.default("USER_running"):
             _running_report(task, display)
             continue
@@ -1093,19 +1154,21 @@ def _ttyloop(task, nodeset, timeout, display, remote, trytree, waker):
             run_command(task, line, ns, timeout, display, remote, trytree)
 
 
-def _stop_command(task, display, control, nodes):
+def _stop_command(task, display, control, nodes, signum=signal.SIGINT):
     """Stop the running command after printing what it gathered so far;
     return the KeyboardInterrupt to raise (see _interrupted)."""
     if control is not None:
         control.mute()
     if task.thread is threading.current_thread():
         # the engine stops the commands as the exception goes through it
-        return _interrupted(task, display, nodes)
+        return _interrupted(task, display, nodes, signum)
     task.suspend()
     try:
         if not task.default("USER_running"):
-            return KeyboardInterrupt()
-        error = _interrupted(task, display, nodes)
+            error = KeyboardInterrupt()
+            error.signum = signum
+            return error
+        error = _interrupted(task, display, nodes, signum)
     finally:
         task.resume()
     task.abort()
@@ -1263,6 +1326,33 @@ def set_fdlimit(fd_max, display):
                                       "%d (%s)" % (wanted, exc))
 
 
+#: file descriptors a running command holds (stdin, stdout, stderr, pidfd)
+FDS_PER_COMMAND = 4
+#: descriptors kept free for the rest (a spawn's child ends, config files...)
+FDS_RESERVED = 16
+
+
+def fitting_fanout(fanout, nodes, display):
+    """The fanout to run `nodes` commands with: `fanout`, or less when
+    the open files limit (ulimit -n) cannot hold that many commands at
+    once, which is then said once on stderr."""
+    import resource
+    soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    if soft == resource.RLIM_INFINITY or min(fanout, nodes) * FDS_PER_COMMAND < soft / 2:
+        return fanout   # far from it: no need to count the open fds
+    try:
+        used = len(os.listdir("/proc/self/fd")) - 1
+    except OSError:
+        used = 16
+    fits = max(1, (soft - used - FDS_RESERVED) // FDS_PER_COMMAND)
+    if min(fanout, nodes) <= fits:
+        return fanout
+    display.vprint_err(VERB_QUIET, "clush: fanout %d needs %d file descriptors, more than "
+                       "the open files limit allows (ulimit -n %d, %d in use): running "
+                       "with fanout %d" % (fanout, fanout * FDS_PER_COMMAND, soft, used, fits))
+    return fits
+
+
 def ask_pass():
     """Read a password on the terminal (run modes with password_prompt)."""
     import getpass
@@ -1305,12 +1395,20 @@ def clush_excepthook(extype, exp, traceback):
         print("ERROR: %s" % exp, file=sys.stderr)
         clush_exit(1)
     elif isinstance(exp, KeyboardInterrupt):
+        signum = getattr(exp, "signum", signal.SIGINT)
+        for ended in (signal.SIGINT,) + END_SIGNALS:
+            signal.signal(ended, signal.SIG_IGN)    # exiting: no second one
+        what = "Keyboard interrupt" if signum == signal.SIGINT \
+            else "Terminated by %s" % signal.Signals(signum).name
         nodes = getattr(exp, "uncompleted_nodes", None)
-        if nodes:
-            print("Keyboard interrupt (%s did not complete)." % nodes, file=sys.stderr)
-        else:
-            print("Keyboard interrupt.", file=sys.stderr)
-        clush_exit(128 + signal.SIGINT)
+        try:
+            if nodes:
+                print("%s (%s did not complete)." % (what, nodes), file=sys.stderr)
+            else:
+                print("%s." % what, file=sys.stderr)
+        except OSError:
+            pass    # the terminal is gone (SIGHUP)
+        clush_exit(128 + signum)
     elif isinstance(exp, GENERIC_ERRORS):
         clush_exit(handle_generic_error(exp))
     # a bug: the traceback, then out (an idle task thread would keep the
@@ -1420,8 +1518,11 @@ def _color(config, options):
 
 def _foreground_tty(stream):
     """Whether `stream` is the terminal of the foreground process group."""
-    return stream is not None and stream.isatty() \
-        and os.tcgetpgrp(stream.fileno()) == os.getpgrp()
+    try:
+        return stream is not None and stream.isatty() \
+            and os.tcgetpgrp(stream.fileno()) == os.getpgrp()
+    except OSError:
+        return False    # ENOTTY: a terminal, but not our controlling one
 
 
 def _configure_connections(task, config):
@@ -1479,6 +1580,7 @@ def _copy_destinations(options, args):
 def main():
     """clush's entry point."""
     sys.excepthook = clush_excepthook
+    _catch_end_signals()
     parser = _parser()
     options, args = parser.parse_args()
     set_std_group_resolver_config(options.groupsconf)
@@ -1527,7 +1629,8 @@ def main():
         # the main thread reads the terminal, commands run in a thread of
         # their own, which leaves SIGINT and SIGUSR1 to the main thread
         signal.signal(signal.SIGUSR1, signal.SIG_IGN)
-        mask = signal.pthread_sigmask(signal.SIG_BLOCK, (signal.SIGINT, signal.SIGUSR1))
+        mask = signal.pthread_sigmask(signal.SIG_BLOCK,
+                                      (signal.SIGINT, signal.SIGUSR1) + END_SIGNALS)
         try:
             task = Task()
         finally:
@@ -1540,7 +1643,7 @@ def main():
     display.vprint(VERB_DEBUG, "Create STDIN worker: %s" % task.default("USER_stdin_worker"))
     task.set_info("debug", config.verbosity >= VERB_DEBUG)
     # as ClusterShell's clush does, the fanout is read before the run mode
-    task.set_info("fanout", config.fanout)
+    task.set_info("fanout", fitting_fanout(config.fanout, len(nodeset_base), display))
 
     if options.mode:
         display.vprint(VERB_DEBUG, "ClushConfig parsed: %s" % config.parsed)
@@ -1618,9 +1721,10 @@ def main():
         elif interactive:
             display.vprint_err(VERB_QUIET, "ERROR: interactive mode requires a tty")
             clush_exit(1, task)
-    except _SecondInterrupt:
+    except (_SecondInterrupt, _Terminated) as error:
         control = task.default("USER_control")
-        raise _stop_command(task, display, control, control.nodes)
+        raise _stop_command(task, display, control, getattr(control, "nodes", None),
+                            getattr(error, "signum", signal.SIGINT))
     finally:
         if previous_sigint is not None:
             signal.signal(signal.SIGINT, previous_sigint)
