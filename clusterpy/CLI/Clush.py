@@ -260,7 +260,7 @@ class DirectOutputDirHandler(DirectOutputHandler):
             fobj = self._files.get((sname, node))
             if fobj is None:
                 fobj = self._files[(sname, node)] = \
-                    self._written(sname, node, lambda path: open(path, "ab"))
+                    self._written(sname, node, lambda path: open(path, "ab"))  # noqa: SIM115
             self._written(sname, node, lambda path: fobj.write(msg + b"\n"))
 
     def _close(self, key):
