@@ -29,7 +29,7 @@ interpreters where import time is measured.
 
 #: group modules, in table order; each defines one Group
 GROUP_MODULES = ("engine", "output", "timers", "nodeset", "msgtree", "memory",
-                 "imports", "ssh", "cli", "aio")
+                 "imports", "ssh", "tree", "cli", "aio")
 
 #: every Group, by name, in the order the modules were loaded
 GROUPS = {}

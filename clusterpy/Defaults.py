@@ -17,7 +17,9 @@ Keys by section of ``defaults.conf``:
     (integer, kept for 1.8 configuration files)
 ``[task.info]``
     debug (boolean), fanout (integer), grooming_delay, connect_timeout,
-    command_timeout (floats); ``print_debug`` is settable from Python only
+    command_timeout (floats); ``print_debug`` is settable from Python only;
+    clusterpy's ssh connection reuse: ssh_reuse (persist seconds, or a
+    boolean; 0/no: off), ssh_reuse_max (integer), ssh_reuse_dir (string)
 ``[nodeset]``
     fold_axis (comma-separated integers, empty for none)
 ``[engine]``
@@ -135,6 +137,19 @@ def _get_int_tuple(cfg, section, key):
     return _int_tuple(cfg.get(section, key))
 
 
+def _get_duration(cfg, section, key):
+    """yes/no/on/off/true/false as a boolean, else seconds: a number with
+    an optional s, m or h unit (ssh_reuse)."""
+    text = cfg.get(section, key).strip().lower()
+    if text in cfg.BOOLEAN_STATES:
+        return cfg.getboolean(section, key)
+    scale = {"s": 1, "m": 60, "h": 3600}.get(text[-1:])
+    try:
+        return float(text[:-1] if scale else text) * (scale or 1)
+    except ValueError:
+        raise ValueError("could not convert to a duration: %r" % text) from None
+
+
 # (store attribute, config section, {key: (built-in value, converter)})
 # A key with no converter cannot be set from a file.
 _Schema = Tuple[str, str, Dict[str, Tuple[Any, Callable]]]
@@ -157,6 +172,9 @@ _SCHEMA: Tuple[_Schema, ...] = (
         "grooming_delay": (0.25, _get_float),
         "connect_timeout": (10, _get_float),
         "command_timeout": (0, _get_float),
+        "ssh_reuse": (0, _get_duration),
+        "ssh_reuse_max": (512, _get_int),
+        "ssh_reuse_dir": ("", _get_str),
     }),
     ("_nodeset", CFG_SECTION_NODESET, {
         "fold_axis": ((), _get_int_tuple),

@@ -204,6 +204,7 @@ _SMALL = 1024          # parts up to this size are hashed to group keys
 _BIG = 1 << 16          # contents above this many bytes are not hashed...
 _SAMPLE = 256           # ...but bucketed by three samples of this size
 _BUCKET_MAX = 8
+_SHARE = 1 << 15        # chunks from this size are shared between keys (_add_chunk)
 
 
 class MsgTree(object):
@@ -218,6 +219,7 @@ class MsgTree(object):
         self._keys = {}       # key -> list of chunks (flat modes) or elem (trace)
         self._elems = {}      # message content -> MsgTreeElem, as of last walk
         self._interned = {}   # sealed message -> itself
+        self._shared = {}     # part index -> first big chunk added at that index
         # groups of the last walk, valid while no key is added or removed and
         # no part is appended (the total number of parts is then unchanged)
         self._walked = None
@@ -230,6 +232,7 @@ class MsgTree(object):
         self._elems = {}
         self._walked = None
         self._interned = {}
+        self._shared = {}
         if self.mode == MODE_TRACE:
             self._root = MsgTreeElem(trace=True)
 
@@ -290,6 +293,14 @@ class MsgTree(object):
             self._keys[key] = elem
             return
         parts = self._keys.get(key)
+        if len(chunk) >= _SHARE:
+            # a big chunk equal to the one another key had at the same index
+            # (the nodes of a command often print the same big lines) is kept
+            # as that object: this one is freed now, and its memory reused
+            index = 0 if parts is None else len(parts)
+            shared = self._shared.setdefault(index, chunk)
+            if shared is not chunk and shared == chunk:
+                chunk = shared
         if parts is None:
             self._keys[key] = [chunk]
             self._walked = None
@@ -319,6 +330,7 @@ class MsgTree(object):
         if len(parts) > 1:
             parts[:] = (_NL.join(parts),)
             self._walked = None
+            self._shared = {}   # would keep the joined chunks alive
         return parts[0]
 
     def _elem(self, content, cache):
@@ -422,6 +434,20 @@ class MsgTree(object):
                 by_parts[sig] = [key]
             else:
                 keys.append(key)
+        if len(by_parts) == 1:
+            # every key has the same big parts (the same big lines, shared
+            # by _add_chunk): the message is those parts, one line each if
+            # none holds b"\n"; joined only if message() is asked for
+            keys = next(iter(by_parts.values()))
+            parts = self._keys[keys[0]]
+            if type(parts) is list and len(parts) > 1 and len(parts[0]) > _SMALL \
+                    and not any(10 in part for part in parts):
+                groups = [(MsgTreeElem._whole(tuple(parts)), keys)]
+                self._elems = {}
+                self._walked = groups
+                self._walked_parts = sum(map(len, self._keys.values()))
+                return groups
+        self._shared = {}   # parts get joined below: let their chunks go
         by_content = _ByContent()
         merged = False
         key_parts = self._keys
@@ -500,6 +526,7 @@ class MsgTree(object):
         self._walked = None
         if doomed and self._root is None:
             self._interned = {}
+            self._shared = {}
 
     def _depth(self) -> int:
         """Largest number of lines of a message."""

@@ -36,6 +36,7 @@ from clusterpy.RangeSet import (  # noqa: F401  (public names of this module)
     RangeSetND,
     RangeSetParseError,
     _normalized_bounds,
+    _too_large,
 )
 
 #: resolver value asking for no group resolution at all
@@ -56,7 +57,7 @@ RESOLVER_STD_GROUP = STD_GROUP_RESOLVER = _DEF_RESOLVER_STD_GROUP
 
 
 def _pattern_size(rangeset):
-    return len(rangeset) if rangeset else 1
+    return rangeset._size() if rangeset else 1
 
 
 def _copy_patterns(patterns):
@@ -173,7 +174,17 @@ class NodeSetBase(SetAlgebra):
 
     def __len__(self) -> int:
         """Number of nodes."""
+        size = sum(map(_pattern_size, self._patterns.values()))
+        if size > sys.maxsize:
+            raise _too_large(size)
+        return size
+
+    def _size(self) -> int:
+        """Number of nodes, however large (len() stops at sys.maxsize)."""
         return sum(map(_pattern_size, self._patterns.values()))
+
+    def __bool__(self) -> bool:
+        return bool(self._patterns)
 
     # -- folding -----------------------------------------------------------
 
@@ -194,7 +205,7 @@ class NodeSetBase(SetAlgebra):
         for vector in rangeset.vectors():
             choices = []
             for axis, axis_set in enumerate(vector):
-                if len(axis_set) < 2:
+                if axis_set._size() < 2:
                     choices.append((str(axis_set),))
                 elif axis in folded:
                     choices.append(("[%s]" % axis_set,))
@@ -215,7 +226,7 @@ class NodeSetBase(SetAlgebra):
                     not any(-1 <= int(axis) < 1 for axis in self.fold_axis):
                 return _names_1d(pat, rangeset)
             text = str(rangeset)
-            return (pat % (text if len(rangeset) == 1 else "[%s]" % text),)
+            return (pat % (text if rangeset._size() == 1 else "[%s]" % text),)
         return ()
 
     def __str__(self) -> str:
@@ -255,7 +266,7 @@ class NodeSetBase(SetAlgebra):
     def __eq__(self, other):
         if not isinstance(other, NodeSetBase):
             return NotImplemented
-        return len(self) == len(other) and self.issuperset(other)
+        return self._size() == other._size() and self.issuperset(other)
 
     __hash__ = None
 
@@ -264,7 +275,7 @@ class NodeSetBase(SetAlgebra):
     def _extractslice(self, index):
         """(start, stop, step) of a slice; a negative step is only allowed
         alone ([::-n]) and keeps the positions a backward walk visits."""
-        length = len(self)
+        length = self._size()
         start, stop, step = index.start, index.stop, index.step
         start = 0 if start is None else (max(0, length + start) if start < 0 else start)
         stop = sys.maxsize if stop is None else (max(0, length + stop) if stop < 0 else stop)
@@ -309,23 +320,23 @@ class NodeSetBase(SetAlgebra):
         if not isinstance(index, int):
             raise TypeError("NodeSet indices must be integers")
         if index < 0:
-            if index < -len(self):
+            if index < -self._size():
                 raise IndexError("%d out of range" % index)
-            index += len(self)
+            index += self._size()
         for pat, rangeset in self._sorted():
             size = _pattern_size(rangeset)
             if index < size:
                 # an index string, a tuple of them, or nothing (unescaped)
                 return pat % (rangeset[index] if rangeset else ())
             index -= size
-        raise IndexError("%d out of range" % (index + len(self)))
+        raise IndexError("%d out of range" % (index + self._size()))
 
     def index(self, other, start: int = 0, stop: Optional[int] = None) -> int:
         """Position of a single node in iteration order, like list.index();
         ValueError if absent.  The node set is not expanded: sizes of the
         patterns sorted before the node's are summed."""
         self._binary_sanity_check(other)
-        if len(other) != 1:
+        if other._size() != 1:
             raise ValueError("index() argument must be a single node")
         (pat, wanted), = other._patterns.items()
         found = None
@@ -345,7 +356,7 @@ class NodeSetBase(SetAlgebra):
                 found = offset + sum(_pattern_size(rangeset) for other_pat, rangeset
                                      in self._patterns.items() if other_pat < pat)
         if found is not None and (start != 0 or stop is not None):
-            low, high = _normalized_bounds(len(self), start, stop)
+            low, high = _normalized_bounds(self._size(), start, stop)
             if not low <= found < high:
                 found = None
         if found is None:
@@ -411,7 +422,7 @@ class NodeSetBase(SetAlgebra):
             here = mine.get(pat)
             if here:
                 common = here.intersection(theirs)
-                if len(common):
+                if common:
                     kept[pat] = common
             elif pat in mine and not theirs:
                 kept[pat] = None
@@ -426,7 +437,7 @@ class NodeSetBase(SetAlgebra):
             here = mine.get(pat)
             if here:
                 here.difference_update(theirs, strict)
-                if not len(here):
+                if not here:
                     emptied.append(pat)
             elif pat in mine:
                 emptied.append(pat)
@@ -453,7 +464,7 @@ class NodeSetBase(SetAlgebra):
             if pat not in mine:
                 self._add(pat, theirs)
         dropped.extend(pat for pat, here in mine.items()
-                       if here is not None and not len(here))
+                       if here is not None and not here)
         for pat in dropped:
             del mine[pat]
 
@@ -712,7 +723,7 @@ class NodeSet(NodeSetBase):
         for pat, rangeset in sorted(old.items()):
             if not rangeset:
                 self.update(pat)
-            elif len(rangeset) > 1:
+            elif rangeset._size() > 1:
                 self.update(pat % ("[%s]" % rangeset))
             else:
                 self.update(pat % str(rangeset))
@@ -739,7 +750,7 @@ class NodeSet(NodeSetBase):
         except NodeUtils.GroupSourceError:
             names = None    # the reverse upcall may still answer
         use_reverse = resolver.has_node_groups(groupsource) and \
-            (not names or len(names) >= len(self))
+            (not names or len(names) >= self._size())
         members = {}
         if not use_reverse:
             if not names:
@@ -792,7 +803,7 @@ class NodeSet(NodeSetBase):
         if not matches:
             return str(self)
         full = sorted((-count, name) for name, (count, nodes) in matches.items()
-                      if count == len(nodes))
+                      if count == nodes._size())
         left = NodeSet(self, resolver=RESOLVER_NOGROUP)
         chosen = NodeSet(resolver=RESOLVER_NOGROUP)
         for _, name in full:

@@ -191,11 +191,11 @@ class UpcallGroupSource(GroupSource):
         # single answers ('list', 'all', 'mapall') are added when fetched
         self._cache = {"map": {}, "reverse": {}}
 
-    def _upcall_read(self, cmdtpl: str, args: Dict[str, Any] = {}) -> str:
+    def _upcall_read(self, cmdtpl: str, args: Optional[Dict[str, Any]] = None) -> str:
         """Run the upcall named `cmdtpl` with the substitutions of `args`;
         return its output without surrounding white space."""
         from string import Template
-        cmdline = Template(self.upcalls[cmdtpl]).safe_substitute(args)
+        cmdline = Template(self.upcalls[cmdtpl]).safe_substitute(args or {})
         logger = self.logger
         logger.debug("EXEC '%s'", cmdline)
         status, output = _run_shell(cmdline, self.cfgdir, self)
@@ -330,7 +330,7 @@ class YAMLGroupLoader:
     the file.  The file is read again when a source asks for its groups
     after `cache_time` seconds (default 3600); a reload updates the groups
     of known sources and ignores sources added since.  PyYAML is needed
-    (``pip install 'clusterpy[yaml]'``).
+    (a dependency of the package, as of ClusterShell's).
     """
 
     def __init__(self, filename: str, cache_time: Optional[float] = None) -> None:

@@ -14,6 +14,7 @@ either side (``some_set | rs``, ``rs == some_set``) work.
 """
 
 import re
+import sys
 from typing import Iterable, Iterator, Optional, Union
 
 from clusterpy import _pickle_fallback
@@ -41,6 +42,13 @@ MAX_STEPPED_ELEMENTS = 1 << 22
 
 class RangeSetException(Exception):
     """Base RangeSet exception class."""
+
+
+def _too_large(size: int) -> OverflowError:
+    """The error of len() on a set of more than sys.maxsize elements (the
+    set itself is fine: its _size() gives the exact count)."""
+    return OverflowError("range too large: %d elements, more than len() can "
+                         "count (%d)" % (size, sys.maxsize))
 
 
 class _FaultyPart:
@@ -119,7 +127,7 @@ def _parse_bounds(subrange):
         begin, end = parts[1], parts[3]
         begin_sign = end_sign = -1
     else:
-        raise ValueError("too many values to unpack (expected 4)")
+        raise RangeSetParseError(subrange, "too many '-' in range")
     return begin, end, step, begin_sign, end_sign
 
 
@@ -399,6 +407,14 @@ class RangeSet(SetAlgebra, set):
     def __len__(self) -> int:
         if self._len < 0:
             self._len = _R.count(self._lo, self._hi)
+        if self._len > sys.maxsize:
+            raise _too_large(self._len)
+        return self._len
+
+    def _size(self) -> int:
+        """Number of elements, however large (len() stops at sys.maxsize)."""
+        if self._len < 0:
+            self._len = _R.count(self._lo, self._hi)
         return self._len
 
     def __bool__(self) -> bool:
@@ -480,7 +496,7 @@ class RangeSet(SetAlgebra, set):
     def __getitem__(self, index):
         """Element at a position, or a RangeSet for a slice."""
         if isinstance(index, slice):
-            length = len(self)
+            length = self._size()
             start, stop, step = index.indices(length)
             if step < 0:
                 # same elements as the forward walk over the reversed range
@@ -492,7 +508,7 @@ class RangeSet(SetAlgebra, set):
                                start, stop, step)
             return self._from_intervals(lo, hi, self._autostep)
         if isinstance(index, int):
-            length = len(self)
+            length = self._size()
             if index < 0:
                 index += length
             if not 0 <= index < length:
@@ -512,7 +528,7 @@ class RangeSet(SetAlgebra, set):
             raise ValueError("%s is not in RangeSet" % (elem,))
         found = _R.rank(self._lo, self._cumulative(), key)
         if start != 0 or stop is not None:
-            start, stop = _normalized_bounds(len(self), start, stop)
+            start, stop = _normalized_bounds(self._size(), start, stop)
             if not start <= found < stop:
                 raise ValueError("%s is not in RangeSet" % (elem,))
         return found

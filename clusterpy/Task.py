@@ -25,6 +25,7 @@ import sys
 import threading
 from operator import itemgetter
 from time import sleep
+from typing import Dict
 
 from clusterpy.Defaults import config_paths, DEFAULTS
 from clusterpy.Defaults import _local_workerclass, _distant_workerclass, _load_workerclass
@@ -168,7 +169,7 @@ class Task(object):
 
     TOPOLOGY_CONFIGS = config_paths("topology.conf")
 
-    _tasks = {}             # thread -> Task
+    _tasks: Dict[threading.Thread, "Task"] = {}     # thread -> Task
     _taskid_max = 0
     _task_lock = threading.Lock()
 
@@ -199,7 +200,7 @@ class Task(object):
         self._gate = _Gate(self._state_lock)
         self._stopped = threading.Condition(self._state_lock)
         self._suspended = self._quit = self._terminated = False
-        # tree mode state (not used: see docs/compat.md)
+        # tree mode: topology, router, gateway -> (channel worker, tree workers)
         self.topology = self.router = None
         self.gateways = {}
         self._results = _Results()
@@ -248,7 +249,7 @@ class Task(object):
                 break
             try:
                 self._resume()
-            except BaseException:
+            except BaseException:  # noqa: BLE001 (any error goes to excepthook)
                 self._quit = failed = True
                 self.excepthook(*sys.exc_info())
         # after an unhandled exception, a joiner may still read what the
@@ -264,18 +265,62 @@ class Task(object):
     # topology (tree mode)
 
     def _default_tree_is_enabled(self):
-        """Tree mode is off: clusterpy runs every command directly, as
-        ClusterShell does when no topology is configured (``tree`` options
-        are accepted and change nothing)."""
-        return False
+        """Whether distant commands go through gateways by default: a
+        topology is loaded (the last topology.conf of TOPOLOGY_CONFIGS that
+        exists, on first call) and the auto_tree default is on."""
+        if self.topology is None:
+            import os
+            for topology_file in self.TOPOLOGY_CONFIGS[::-1]:
+                if os.path.exists(topology_file):
+                    self.load_topology(topology_file)
+                    break
+        return self.topology is not None and bool(self.default("auto_tree"))
 
     def load_topology(self, topology_file):
         """Set `topology` to the propagation tree of `topology_file` seen from
         this host (short host name); TopologyError, and `topology` left as
-        it was, if the file is invalid or does not include this host. Commands
-        still run directly (tree mode: see docs/compat.md)."""
+        it was, if the file is invalid or does not include this host."""
         from clusterpy.Topology import TopologyParser
         self.topology = TopologyParser(topology_file).tree(_getshorthostname())
+        self.router = None      # made again from the new topology on first use
+
+    def _default_router(self, router=None):
+        """The task's router (made from its topology on first use), or
+        `router` made the task's router if given."""
+        if router is None:
+            if self.router is None:
+                from clusterpy.Propagation import PropagationTreeRouter
+                self.router = PropagationTreeRouter(str(self.topology.root.nodeset),
+                                                    self.topology)
+        else:
+            self.router = router
+        return self.router
+
+    def _tree_worker_class(self, tree):
+        """TreeWorker if a distant job goes through gateways, else None: as
+        in ClusterShell 1.10.1, tree=False never does, tree=None or True does
+        when tree mode is on by default (a topology and auto_tree)."""
+        if tree is False or not self._default_tree_is_enabled():
+            return None
+        from clusterpy.Worker.Tree import TreeWorker
+        return TreeWorker
+
+    def _pchannel(self, gateway, metaworker):
+        """The channel to `gateway` for tree worker `metaworker` (the
+        gateway is started on first use; see Propagation)."""
+        from clusterpy.Propagation import _task_pchannel
+        return _task_pchannel(self, gateway, metaworker)
+
+    def _pchannel_release(self, gateway, metaworker):
+        """`metaworker` is done with `gateway`: close the channel if no
+        other worker uses it."""
+        from clusterpy.Propagation import _task_pchannel_release
+        _task_pchannel_release(self, gateway, metaworker)
+
+    def _pchannel_close(self, gateway, chanworker):
+        """The channel to `gateway` ended: its workers' nodes there end."""
+        from clusterpy.Propagation import _task_pchannel_close
+        _task_pchannel_close(self, gateway, chanworker)
 
     # defaults and info
 
@@ -326,7 +371,8 @@ class Task(object):
         if nodes:
             assert kwargs.get("key") is None, "'key' argument not supported for distant command"
             remote = kwargs.get("remote", True)
-            wrkcls = self.default("distant_worker" if remote else "local_worker")
+            wrkcls = self._tree_worker_class(kwargs.get("tree")) or \
+                self.default("distant_worker" if remote else "local_worker")
             worker = wrkcls(NodeSet(nodes), command=command, remote=remote, **opts)
         else:
             worker = WorkerPopen(command, key=kwargs.get("key"), **opts)
@@ -346,7 +392,8 @@ class Task(object):
         options = {"handler": None, "timeout": None, "preserve": None, "reverse": False}
         options.update((k, v) for k, v in kwargs.items() if k in options)
         options["stderr"] = kwargs.get("stderr", self.default("stderr"))
-        worker = self.default("distant_worker")(nodes, source=source, dest=dest, **options)
+        wrkcls = self._tree_worker_class(kwargs.get("tree")) or self.default("distant_worker")
+        worker = wrkcls(nodes, source=source, dest=dest, **options)
         self.schedule(worker)
         return worker
 
@@ -728,3 +775,64 @@ def task_cleanup():
             task.abort(kill=True)
         sleep(0.001)
 
+
+
+class _EndOnSignals:
+    """What task_terminate_on_signals() returns: the handlers it installed,
+    put back on leaving a ``with`` block (or by restore())."""
+
+    def __init__(self, signums):
+        import signal
+        self._previous = {signum: signal.signal(signum, _end_on_signal)
+                          for signum in signums}
+
+    def restore(self):
+        """Put the previous handlers back."""
+        import signal
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)
+        self._previous = {}
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.restore()
+
+
+def _end_on_signal(signum, frame):
+    # the tasks of other threads are aborted here (their commands killed);
+    # the main thread's own running task is cleared by the engine as the
+    # exception goes through it
+    me = threading.current_thread()
+    for thread, task in list(Task._tasks.items()):
+        if thread is not me:
+            try:
+                task.abort(kill=True)
+            except Exception:  # noqa: BLE001, S110 (ending anyway: stop the others)
+                pass
+    raise SystemExit(128 + signum)
+
+
+def task_terminate_on_signals(signums=None) -> _EndOnSignals:
+    """Make the signals `signums` (default SIGTERM and SIGHUP) end the
+    process without leaving any command behind: every task is aborted,
+    which kills the process group of each command it runs, then
+    SystemExit(128 + signal) is raised in the main thread (``finally``
+    blocks run; uncaught, the process exits with that code, as a shell
+    reports a command killed by the signal).
+
+    Call it from the main thread (Python runs signal handlers there), for
+    the whole script or as ``with task_terminate_on_signals(): ...``
+    (the previous handlers are back after the block).  Add
+    ``signal.SIGINT`` to `signums` to get the same for Ctrl-C instead of
+    KeyboardInterrupt (which stops only the main thread's task).
+
+    A process that dies without running Python code (SIGKILL, a crash)
+    cannot do this; its commands get SIGKILL from the kernel instead, on
+    Linux, when the thread that started them ends (see docs/compat.md).
+    """
+    import signal
+    if signums is None:
+        signums = (signal.SIGTERM, signal.SIGHUP)
+    return _EndOnSignals(signums)

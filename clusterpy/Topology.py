@@ -18,8 +18,8 @@ loop, no node reached by two different gateway sets) and turns into a
 :class:`TopologyTree` of :class:`TopologyNodeGroup` seen from a given
 root node. Any invalid topology raises :class:`TopologyError`.
 
-clusterpy parses topologies but does not propagate commands through
-gateways yet (see docs/compat.md, "Tree mode").
+Tree mode uses it: ``Task.load_topology()``, ``Propagation`` and
+``Worker.Tree``.
 """
 
 import configparser
@@ -344,7 +344,7 @@ class TopologyGraph(object):
         """Find the group holding `root` and file it under that name."""
         if not self._nodegroups:
             raise TopologyError("No route found in topology definition!")
-        for name, group in self._nodegroups.items():
+        for name, group in self._nodegroups.items():  # noqa: B007 (used after the loop)
             if root in group.nodeset:
                 break
         else:

@@ -8,6 +8,7 @@ depends on the points, so it matches ClusterShell 1.10.1 whatever boxes the
 operations produced).
 """
 
+import sys
 from functools import reduce
 from itertools import product
 from operator import mul
@@ -22,6 +23,7 @@ from clusterpy.RangeSet import (
     _autostep_internal,
     _autostep_public,
     _normalized_bounds,
+    _too_large,
 )
 
 
@@ -47,7 +49,37 @@ def _vectors_like(boxes, template):
 
 
 def _size(vec):
-    return reduce(mul, [len(rg) for rg in vec])
+    return reduce(mul, [rg._size() for rg in vec])
+
+
+#: slices of more points than this are cut out of the boxes (at most two
+#: per axis) instead of being gathered point by point
+SLICE_BY_POINTS = 4096
+
+
+def _box_slice(vec, first, stop):
+    """Boxes (RangeSet vectors) holding the points at positions [first,
+    stop) of vec's product, in iteration order: at most 2 per axis."""
+    if first >= stop:
+        return []
+    head = vec[0]
+    if len(vec) == 1:
+        return [[head[first:stop]]]
+    rest = vec[1:]
+    inner = _size(rest)
+    low, low_rest = divmod(first, inner)
+    high, high_rest = divmod(stop, inner)
+    if low == high:
+        return [[head[low:low + 1]] + box for box in _box_slice(rest, low_rest, high_rest)]
+    boxes = []
+    if low_rest:
+        boxes.extend([head[low:low + 1]] + box for box in _box_slice(rest, low_rest, inner))
+        low += 1
+    if low < high:
+        boxes.append([head[low:high]] + [rg.copy() for rg in rest])
+    if high_rest:
+        boxes.extend([head[high:high + 1]] + box for box in _box_slice(rest, 0, high_rest))
+    return boxes
 
 
 class RangeSetND(SetAlgebra):
@@ -180,7 +212,7 @@ class RangeSetND(SetAlgebra):
     def __eq__(self, other):
         if not isinstance(other, RangeSetND):
             return NotImplemented
-        return len(self) == len(other) and self.issubset(other)
+        return self._size() == other._size() and self.issubset(other)
 
     __hash__ = None
 
@@ -188,6 +220,13 @@ class RangeSetND(SetAlgebra):
         return bool(self._veclist)
 
     def __len__(self) -> int:
+        size = self._size()
+        if size > sys.maxsize:
+            raise _too_large(size)
+        return size
+
+    def _size(self) -> int:
+        """Number of vectors, however large (len() stops at sys.maxsize)."""
         return sum(_size(vec) for vec in self._folded())
 
     def __str__(self) -> str:
@@ -235,7 +274,7 @@ class RangeSetND(SetAlgebra):
         """Key tuple of the point at an offset in a vector's product."""
         keys = []
         for rg in reversed(vec):
-            offset, digit = divmod(offset, len(rg))
+            offset, digit = divmod(offset, rg._size())
             keys.append(_R.key_at(rg._lo, rg._cumulative(), digit))
         keys.reverse()
         return keys
@@ -252,13 +291,16 @@ class RangeSetND(SetAlgebra):
         """Point at a position (tuple of strings), or a RangeSetND for a
         slice."""
         if isinstance(index, slice):
+            start, stop, step = index.indices(self._size())
+            if step == 1 and stop - start > SLICE_BY_POINTS:
+                return self._slice_boxes(start, stop)
             points = set()
-            for position in range(*index.indices(len(self))):
+            for position in range(start, stop, step):
                 points.add(tuple(self._point_keys(position)))
             return RangeSetND._from_points(points, self._autostep)
         if isinstance(index, int):
             if index < 0:
-                length = len(self)
+                length = self._size()
                 if index < -length:
                     raise IndexError("%d out of range" % index)
                 index += length
@@ -267,6 +309,19 @@ class RangeSetND(SetAlgebra):
                 raise IndexError("%d out of range" % index)
             return tuple(map(_R.str_of, keys))
         raise TypeError("%s indices must be integers" % self.__class__.__name__)
+
+    def _slice_boxes(self, start, stop):
+        """RangeSetND of the points at positions [start, stop)."""
+        boxes = []
+        base = 0
+        for vec in self._folded():
+            size = _size(vec)
+            if start < base + size and stop > base:
+                boxes.extend(_box_slice(vec, max(start - base, 0), min(stop - base, size)))
+            base += size
+        result = RangeSetND(boxes, copy_rangeset=False)
+        result.set_autostep(_autostep_public(self._autostep))
+        return result
 
     def index(self, elem, start: int = 0, stop: Optional[int] = None) -> int:
         """Position of a point (vector of indexes, strings or integers) in
@@ -285,12 +340,12 @@ class RangeSetND(SetAlgebra):
                     _R.contains(rg._lo, rg._hi, key) for rg, key in zip(vec, keys)):
                 offset = 0
                 for rg, key in zip(vec, keys):
-                    offset = offset * len(rg) + _R.rank(rg._lo, rg._cumulative(), key)
+                    offset = offset * rg._size() + _R.rank(rg._lo, rg._cumulative(), key)
                 found = base + offset
                 break
             base += _size(vec)
         if found is not None and (start != 0 or stop is not None):
-            start, stop = _normalized_bounds(len(self), start, stop)
+            start, stop = _normalized_bounds(self._size(), start, stop)
             if not start <= found < stop:
                 found = None
         if found is None:

@@ -28,7 +28,7 @@ import warnings
 import weakref
 from array import array
 from errno import EINTR
-from typing import Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 from clusterpy._core import ffi, lib
 
@@ -41,16 +41,44 @@ for _name in dir(lib):
         __all__.append(_name)
 del _name
 
+if TYPE_CHECKING:   # the constants set above that other modules use
+    CP_EV_LINES: int
+    CP_EV_EOF: int
+    CP_EV_EXIT: int
+    CP_EV_START: int
+    CP_EV_TIMER: int
+    CP_EV_WRITTEN: int
+    CP_EV_WCLOSED: int
+    CP_EV_TIMEOUT: int
+    CP_EV_SPAWNERR: int
+    CP_EV_DATA: int
+    CP_EV_WAKE: int
+    CP_FD_READ: int
+    CP_FD_WRITE: int
+    CP_FD_RAW: int
+    CP_FD_CLOSE: int
+    CP_MODE_DISCARD: int
+    CP_MODE_LINES: int
+    CP_MODE_RAW: int
+    CP_SPAWN_ERR_DISCARD: int
+    CP_SPAWN_OUT_DISCARD: int
+    CP_SPAWN_STDERR_MERGE: int
+    CP_SPAWN_STDIN_NULL: int
+    CP_STDIN: int
+    CP_STDOUT: int
+    CP_STDERR: int
+    CP_R_NO_PIDFD: int
+
 _BACKENDS = {"epoll": lib.CP_BACKEND_EPOLL, "poll": lib.CP_BACKEND_POLL}
 _COUNTERS = ("slots", "fds", "children", "pending", "timers", "groups", "queued")
 _ARENA_SLACK = 64                   # cp_poll() wants arena_cap >= line_max + 64
 _WORDS = lib.CP_REC_WORDS
 _NOT_STARTED = lib.CP_NOT_STARTED
 _new_raw = ffi.new_allocator(should_clear_after_alloc=False)
-_live = weakref.WeakSet()
+_live: "weakref.WeakSet[Reactor]" = weakref.WeakSet()
 
 #: a spawn request: (argv, env, cwd, flags, group, timeout)
-Request = Tuple[Sequence, Optional[Dict[str, str]], Optional[object], int, int,
+Request = Tuple[Sequence, Optional[Dict[str, str]], Optional[Union[str, bytes]], int, int,
                 Optional[float]]
 
 
@@ -185,7 +213,8 @@ class Reactor:
         fsencode = os.fsencode
         desc = array("i")
         blob = bytearray()     # grown in place: no list of parts to join
-        envs = {}       # id(env) -> (env, offset, length): one copy per batch
+        # id(env) -> (env, offset, length): one copy per batch
+        envs: Dict[int, Tuple[Any, int, int]] = {}
         for argv, env, cwd, flags, group, timeout in requests:
             aoff = len(blob)
             for a in argv:
@@ -318,7 +347,7 @@ class Reactor:
         words, arena = self.poll_view(timeout)
         return words, arena[:]
 
-    def poll_view(self, timeout: Optional[float] = None) -> Tuple[List[int], object]:
+    def poll_view(self, timeout: Optional[float] = None) -> Tuple[List[int], Any]:
         """poll() without copying the arena: return (record words, a buffer
         over the arena) whose slices ``buf[a:a + b]`` are ``bytes``.  The
         buffer is only valid until the next poll: take the slices first."""

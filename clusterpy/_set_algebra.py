@@ -103,7 +103,7 @@ class SetAlgebra:
         """Inclusion test, the sizes being different (proper subset or
         superset)."""
         self._binary_sanity_check(other)
-        return len(self) != len(other) and included(other)
+        return self._size() != other._size() and included(other)
 
     def __ne__(self, other):
         same = self.__eq__(other)
@@ -114,7 +114,7 @@ def split_evenly(seq, nbr):
     """Iterate over at most nbr slices of seq (which has len() and
     slicing) of (almost) equal sizes, the first ones one element larger."""
     assert nbr > 0
-    length = len(seq)
+    length = seq._size()
     size, left = divmod(length, nbr)
     begin = 0
     for i in range(min(nbr, length)):

@@ -125,6 +125,15 @@ size_t cp__lb_bound(const cp__linebuf *lb, size_t n, size_t line_max);
  * -ENOMEM (nothing consumed). */
 int64_t cp__lb_feed(cp__linebuf *lb, const char *data, size_t n,
                     size_t line_max, char *out, int64_t *nlines);
+/* Reading straight into the tail: for an unfinished line longer than the
+ * inline tail that n more bytes leave at most line_max long, grow the tail
+ * to take them and return where they go (else NULL).  Then feed_spare()
+ * with the n' <= n bytes read there: without '\n' they only lengthen the
+ * tail (no copy); with one they go through scratch (>= n' bytes) and
+ * cp__lb_feed(), which gives the same result as feeding them directly. */
+char *cp__lb_spare(cp__linebuf *lb, size_t n, size_t line_max);
+int64_t cp__lb_feed_spare(cp__linebuf *lb, size_t n, size_t line_max,
+                          char *scratch, char *out, int64_t *nlines);
 /* End of input: the tail becomes a final line. */
 size_t cp__lb_flush(cp__linebuf *lb, size_t line_max, char *out,
                     int64_t *nlines);

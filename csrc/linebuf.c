@@ -19,6 +19,10 @@
  * cp__lb_count() counts exactly the lines cp__lb_feed()/cp__lb_flush()
  * would produce for the same input.
  *
+ * A long unfinished line may take the next read straight into its tail
+ * (cp__lb_spare/cp__lb_feed_spare): a read that does not finish it then
+ * costs no copy at all; one that does is fed as any other.
+ *
  * Speed: a span of complete lines with no '\r' and too short to hold an
  * over-long line is copied with one memcpy and its lines counted by a loop
  * the compiler vectorizes; otherwise runs of ordinary lines are still copied
@@ -209,6 +213,28 @@ int64_t cp__lb_feed(cp__linebuf *lb, const char *data, size_t n,
     w = tail_append(lb, p, (size_t)(end - p), line_max, w, nlines);
     tail_shrink(lb);
     return w - out;
+}
+
+char *cp__lb_spare(cp__linebuf *lb, size_t n, size_t line_max)
+{
+    if (lb->len <= CP__TAIL_INLINE || lb->len + n > line_max)
+        return NULL;
+    if (tail_reserve(lb, lb->len + n) < 0)
+        return NULL;
+    return lb->buf + lb->len;
+}
+
+int64_t cp__lb_feed_spare(cp__linebuf *lb, size_t n, size_t line_max,
+                          char *scratch, char *out, int64_t *nlines)
+{
+    char *data = lb->buf + lb->len;
+    if (!memchr(data, '\n', n)) {
+        /* what tail_append() would do: the tail stays <= line_max */
+        lb->len += (uint32_t)n;
+        return 0;
+    }
+    memcpy(scratch, data, n);
+    return cp__lb_feed(lb, scratch, n, line_max, out, nlines);
 }
 
 size_t cp__lb_flush(cp__linebuf *lb, size_t line_max, char *out,

@@ -1,18 +1,26 @@
 /*
- * spawn.c - start one child process with posix_spawn.
+ * spawn.c - start one child process (vfork, then exec).
  *
  * Theory of operation
  * -------------------
  * The parent makes the pipes (O_CLOEXEC, so no other child ever inherits
- * them), posix_spawn's file actions put the child's ends on 0, 1 and 2 and
- * close every other fd (closefrom, where the C library has it; O_CLOEXEC
- * everywhere covers the rest).  The attributes give the child its own
- * process group (so a kill reaches everything it starts), default
- * dispositions for every signal (Python ignores SIGPIPE; a child inheriting
- * that would print "Broken pipe" where `yes | head -1` is silent) and an
- * empty signal mask.  glibc's posix_spawn runs the child with CLONE_VFORK
- * and reports an exec failure (ENOENT, EACCES...) as its return value,
- * having already reaped the failed child: no zombie, no silent exit 127.
+ * them); the child puts its ends on 0, 1 and 2 and closes every other fd
+ * (close_range, where the kernel has it; O_CLOEXEC everywhere covers the
+ * rest).  The child gets its own process group (so a kill reaches
+ * everything it starts), default dispositions for every signal (Python
+ * ignores SIGPIPE; a child inheriting that would print "Broken pipe" where
+ * `yes | head -1` is silent), an empty signal mask, and a parent-death
+ * signal: SIGKILL when the thread that spawned it ends, so that a process
+ * killed without a chance to clean up (SIGKILL, a crash) leaves no command
+ * running.  posix_spawn cannot set that last one, hence vfork.
+ *
+ * vfork: the child borrows the parent's memory and stack until it execs or
+ * exits, and the parent thread waits meanwhile.  So the child only makes
+ * system calls (no malloc, no stdio), every signal is blocked in the parent
+ * around vfork (no handler of the parent may run in the child), and the
+ * child reports an exec failure by writing errno into the shared request
+ * before _exit: the parent then reaps it and returns -errno (no zombie, no
+ * silent exit 127).
  *
  * Only the parent's ends are made non-blocking: the child's stay blocking.
  */
@@ -20,15 +28,14 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
-#include <spawn.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
-
-#if defined(__GLIBC__) && (__GLIBC__ > 2 || __GLIBC_MINOR__ >= 34)
-#define CP__HAVE_CLOSEFROM 1
-#endif
-#if defined(__GLIBC__) && (__GLIBC__ > 2 || __GLIBC_MINOR__ >= 29)
-#define CP__HAVE_ADDCHDIR 1
+#ifdef __linux__
+#include <sys/prctl.h>
 #endif
 
 /* A pipe whose ends are both >= 3, so that dup2() onto 0..2 always makes a
@@ -53,49 +60,84 @@ static int make_pipe(int p[2])
     return 0;
 }
 
-static int file_actions(posix_spawn_file_actions_t *fa, int in_r, int out_w,
-                        int err_w, const char *cwd)
+/* What the vfork child needs, and where it leaves an exec error. */
+typedef struct {
+    char *const *argv;
+    char *const *envp;
+    const char *cwd;
+    int in_r, out_w, err_w;
+    pid_t parent;
+    volatile int err;
+} spawn_req;
+
+static void close_from_3(void)
 {
-    int rc;
-    if (in_r >= 0)
-        rc = posix_spawn_file_actions_adddup2(fa, in_r, 0);
-    else
-        rc = posix_spawn_file_actions_addopen(fa, 0, "/dev/null", O_RDONLY, 0);
-    if (!rc)
-        rc = posix_spawn_file_actions_adddup2(fa, out_w, 1);
-    if (!rc)
-        rc = posix_spawn_file_actions_adddup2(fa, err_w, 2);
-#ifdef CP__HAVE_CLOSEFROM
-    if (!rc)
-        rc = posix_spawn_file_actions_addclosefrom_np(fa, 3);
+#ifdef SYS_close_range
+    if (syscall(SYS_close_range, 3U, ~0U, 0U) == 0)
+        return;
 #endif
-    if (!rc && cwd) {
-#ifdef CP__HAVE_ADDCHDIR
-        rc = posix_spawn_file_actions_addchdir_np(fa, cwd);
-#else
-        rc = ENOSYS;
-#endif
-    }
-    return rc;
+    /* without close_range: the fds of the parent that lack O_CLOEXEC */
+    long max = sysconf(_SC_OPEN_MAX);
+    if (max < 0 || max > 65536)
+        max = 65536;
+    for (int fd = 3; fd < max; fd++)
+        close(fd);
 }
 
-static int attributes(posix_spawnattr_t *at)
+/* The child, between vfork and exec: system calls only. */
+__attribute__((noinline)) static void child_exec(spawn_req *q)
 {
-    sigset_t all, none;
-    sigfillset(&all);
-    sigdelset(&all, SIGKILL);
-    sigdelset(&all, SIGSTOP);
+    int fd = q->in_r;
+    if (fd < 0 && (fd = open("/dev/null", O_RDONLY | O_CLOEXEC)) < 0)
+        goto fail;
+    if (dup2(fd, 0) < 0 || dup2(q->out_w, 1) < 0 || dup2(q->err_w, 2) < 0)
+        goto fail;
+    close_from_3();
+    if (setpgid(0, 0) < 0)
+        goto fail;
+    struct sigaction dfl;
+    memset(&dfl, 0, sizeof dfl);
+    dfl.sa_handler = SIG_DFL;
+    for (int sig = 1; sig < NSIG; sig++)
+        if (sig != SIGKILL && sig != SIGSTOP)
+            sigaction(sig, &dfl, NULL);     /* EINVAL for reserved ones */
+#ifdef PR_SET_PDEATHSIG
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
+        goto fail;
+    if (getppid() != q->parent)
+        _exit(127);         /* the parent died before prctl took effect */
+#endif
+    if (q->cwd && chdir(q->cwd) < 0)
+        goto fail;
+    sigset_t none;
     sigemptyset(&none);
-    int rc = posix_spawnattr_setflags(at, POSIX_SPAWN_SETPGROUP
-                                      | POSIX_SPAWN_SETSIGDEF
-                                      | POSIX_SPAWN_SETSIGMASK);
-    if (!rc)
-        rc = posix_spawnattr_setpgroup(at, 0);
-    if (!rc)
-        rc = posix_spawnattr_setsigdefault(at, &all);
-    if (!rc)
-        rc = posix_spawnattr_setsigmask(at, &none);
-    return rc;
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    execvpe(q->argv[0], q->argv, q->envp);
+fail:
+    q->err = errno ? errno : EINVAL;
+    _exit(127);
+}
+
+/* vfork + exec; 0 and the pid, or an errno value (the child reaped). */
+static int vfork_exec(spawn_req *q, pid_t *pid)
+{
+    sigset_t all, saved;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &saved);
+    q->err = 0;
+    q->parent = getpid();
+    pid_t p = vfork();
+    if (p == 0)
+        child_exec(q);      /* never returns */
+    int err = p < 0 ? errno : q->err;
+    pthread_sigmask(SIG_SETMASK, &saved, NULL);
+    if (p > 0 && err) {
+        while (waitpid(p, NULL, 0) < 0 && errno == EINTR)
+            ;
+    }
+    if (!err)
+        *pid = p;
+    return err;
 }
 
 int cp__spawn(char *const argv[], char *const envp[], const char *cwd,
@@ -112,26 +154,8 @@ int cp__spawn(char *const argv[], char *const envp[], const char *cwd,
     if (rc < 0)
         goto fail;
 
-    posix_spawn_file_actions_t fa;
-    posix_spawnattr_t at;
-    rc = posix_spawn_file_actions_init(&fa);
-    if (rc) {
-        rc = -rc;
-        goto fail;
-    }
-    rc = posix_spawnattr_init(&at);
-    if (rc) {
-        posix_spawn_file_actions_destroy(&fa);
-        rc = -rc;
-        goto fail;
-    }
-    rc = file_actions(&fa, in[0], o[1], e[1] >= 0 ? e[1] : o[1], cwd);
-    if (!rc)
-        rc = attributes(&at);
-    if (!rc)
-        rc = posix_spawnp(&out->pid, argv[0], &fa, &at, argv, envp);
-    posix_spawnattr_destroy(&at);
-    posix_spawn_file_actions_destroy(&fa);
+    spawn_req q = {argv, envp, cwd, in[0], o[1], e[1] >= 0 ? e[1] : o[1], 0, 0};
+    rc = vfork_exec(&q, &out->pid);
     if (rc) {
         rc = -rc;
         goto fail;

@@ -7,7 +7,8 @@
  * ready stream per pass, so that a flooding child cannot starve the others.
  * LINES and DISCARD modes read into the reactor's scratch buffer; LINES
  * then copies complete lines into the arena (linebuf.c) and keeps only the
- * unfinished line; DISCARD only counts.  RAW reads straight into the arena.
+ * unfinished line; DISCARD only counts.  A LINES stream in the middle of a
+ * long line reads straight into that line's tail instead (cp__lb_spare).  RAW reads straight into the arena.
  * A read is sized so its output always fits the arena; when the arena is
  * nearly full the stream is left for the next pass instead.
  *
@@ -118,15 +119,18 @@ int cp__rs_read(cp_reactor *r, cp__rstream *s, cp__watch *w, int32_t id,
     if (n < 1)
         return -1;      /* cannot happen with arena_cap >= line_max + 64 */
     n = CP__MIN(n, CP__READ_MAX);
+    char *spare = NULL;    /* LINES: reading straight into a long tail */
     if (s->mode == CP_MODE_RAW) {
         buf = r->arena + r->arena_used;
         memcpy(buf, s->lb.buf, s->lb.len);
+    } else if (s->mode == CP_MODE_LINES) {
+        spare = cp__lb_spare(&s->lb, (size_t)n, lm);
     }
 
     ssize_t got;
     do
-        got = read(w->fd, buf + (s->mode == CP_MODE_RAW ? s->lb.len : 0),
-                   (size_t)n);
+        got = read(w->fd, spare ? spare
+                   : buf + (s->mode == CP_MODE_RAW ? s->lb.len : 0), (size_t)n);
     while (got < 0 && errno == EINTR);
     if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
         return 0;
@@ -137,8 +141,10 @@ int cp__rs_read(cp_reactor *r, cp__rstream *s, cp__watch *w, int32_t id,
         return 1;
     }
     if (s->mode == CP_MODE_LINES) {
-        int64_t k = cp__lb_feed(&s->lb, buf, (size_t)got, lm,
-                                r->arena + r->arena_used, &s->lines);
+        char *out = r->arena + r->arena_used;
+        int64_t k = spare
+            ? cp__lb_feed_spare(&s->lb, (size_t)got, lm, r->scratch, out, &s->lines)
+            : cp__lb_feed(&s->lb, buf, (size_t)got, lm, out, &s->lines);
         if (k < 0) {    /* ENOMEM for the tail: end the stream, say so */
             cp__emit(r, CP_EV_EOF, stream, id, sat32(s->lines), 0);
             return 1;

@@ -210,7 +210,7 @@ class Sshd(object):
         self._silent.bind(("127.0.0.1", 0))
         self._silent.listen(1)
         self.refused_port = _free_port()
-        self._log = open(self._path("sshd.log"), "ab")
+        self._log = open(self._path("sshd.log"), "ab")  # noqa: SIM115 (closed by stop())
 
     def _server_config(self, extra=()):
         lines = [

@@ -9,7 +9,7 @@ import warnings
 import pytest
 
 from clusterpy.Event import EventHandler
-from clusterpy.Task import TimeoutError, task_self
+from clusterpy.Task import TaskMsgTreeError, TimeoutError, task_self  # noqa: A004
 from clusterpy.Worker.Exec import ExecWorker
 from clusterpy.Worker.Popen import WorkerPopen
 from clusterpy.Worker.Worker import FANOUT_UNLIMITED, WorkerError
@@ -120,6 +120,44 @@ def test_iter_buffers_gathers(task):
     assert got == [(b"other", ["m1"]), (b"same", ["n1", "n2", "n3", "n4", "n5"])]
     assert [sorted(keys) for msg, keys in task.iter_buffers(match_keys=["n2", "m1"])] in (
         [["n2"], ["m1"]], [["m1"], ["n2"]])
+
+
+def _big_lines_command(count, width, odd_node=None, odd_line=None):
+    """Shell printing `count` lines of `width` 'x' bytes (plus newline);
+    on `odd_node`, line number `odd_line` is made of 'y' instead."""
+    odd = ""
+    if odd_node is not None:
+        odd = ' if (n == "%s" && i == %d) t = substr(s, 1, %d) "y"; else' % (
+            odd_node, odd_line, width - 1)
+    return ("awk -v n=%%h 'BEGIN{s=\"x\"; while (length(s) < %d) s = s s; s = substr(s, 1, %d);"
+            " for (i = 0; i < %d; i++) {%s t = s; print t}}'" % (width, width, count, odd))
+
+
+def test_big_identical_lines_are_kept_once(task):
+    width = 100000
+    task.shell(_big_lines_command(4, width), nodes="n[1-6]", remote=False)
+    task.run()
+    groups = [(list(msg.lines()), sorted(keys)) for msg, keys in task.iter_buffers()]
+    assert len(groups) == 1
+    lines, keys = groups[0]
+    assert keys == ["n%d" % i for i in range(1, 7)]
+    assert lines == [b"x" * width] * 4
+    assert task.node_buffer("n3") == b"\n".join([b"x" * width] * 4)
+    # one bytes object per line, whatever the number of nodes
+    tree = task._msgtree("stdout")
+    assert len({id(part) for parts in tree._keys.values() for part in parts}) <= 4
+
+
+def test_big_lines_differing_on_one_node(task):
+    width = 100000
+    task.shell(_big_lines_command(3, width, "n2", 1), nodes="n[1-4]", remote=False)
+    task.run()
+    groups = sorted((list(msg.lines()), sorted(keys)) for msg, keys in task.iter_buffers())
+    x, y = b"x" * width, b"x" * (width - 1) + b"y"
+    assert groups == [([x, x, x], ["n1", "n3", "n4"]), ([x, y, x], ["n2"])]
+    tree = task._msgtree("stdout")
+    tree.remove(lambda key: key[1] in ("n1", "n3"))
+    assert sorted(sorted(keys) for _, keys in task.iter_buffers()) == [["n2"], ["n4"]]
 
 
 def test_worker_timeout(task):
@@ -373,7 +411,7 @@ def test_huge_output_discarded_without_reader(task):
         worker = task.shell("seq 1000000")
         task.run()
         assert worker.retcode() == 0
-        with pytest.raises(Exception):
+        with pytest.raises(TaskMsgTreeError):
             task.iter_buffers()
     finally:
         task.set_default("stdout_msgtree", True)
@@ -421,6 +459,104 @@ def test_epolling_replaced_by_a_poll_only_poller():
     engine.evlooprefcnt = 1
     with pytest.raises(IOError):
         engine.runloop(None)
+
+
+def test_polling_replaced_by_a_poll_only_poller():
+    import errno
+    from clusterpy.Engine.Poll import EnginePoll
+
+    seen = []
+
+    class BadPoller(object):
+        def poll(self, timeout=None):
+            seen.append(timeout)
+            raise OSError(errno.EBADF, "poller gone")
+
+    engine = EnginePoll({})
+    engine.polling.close()
+    engine.polling = BadPoller()
+    engine.evlooprefcnt = 1
+    with pytest.raises(OSError, match="poller gone"):
+        engine.runloop(2.5)
+    assert len(seen) == 1 and 2000 < seen[0] <= 2500     # milliseconds
+
+
+class _FakeSelect(object):
+    """Stands for the select module in clusterpy.Engine.Select: counts the
+    calls, raises `fail` (an OSError) from the first `times` of them."""
+
+    error = OSError
+
+    def __init__(self, fail=None, times=0):
+        self.calls = []
+        self.fail, self.times = fail, times
+
+    def select(self, *args):
+        self.calls.append(args)
+        if len(self.calls) <= self.times:
+            raise self.fail
+        return [], [], []
+
+
+@pytest.fixture
+def fake_select():
+    import clusterpy.Engine.Select as select_engine
+    real = select_engine.select
+    fakes = []
+
+    def install(*args):
+        fakes.append(_FakeSelect(*args))
+        select_engine.select = fakes[-1]
+        return fakes[-1]
+
+    yield install
+    select_engine.select = real
+
+
+def test_select_replaced_errors_come_out_of_runloop(fake_select, caplog):
+    # as ClusterShell 1.10.1 code does to simulate a failing select():
+    # replace the module's name "select" with an object whose select() raises
+    import errno
+    from clusterpy.Engine.Select import EngineSelect
+
+    fake = fake_select(OSError(errno.EINVAL, "injected error"), 1)
+    engine = EngineSelect({})
+    engine.evlooprefcnt = 1
+    try:
+        with pytest.raises(OSError, match="injected error"):
+            engine.runloop(None)
+    finally:
+        engine.release()
+    assert fake.calls == [([], [], [], 0)]
+    assert "Increase RLIMIT_NOFILE?" in caplog.text
+
+
+def test_select_replaced_eintr_retries_and_commands_still_run(fake_select):
+    import errno
+    import threading
+    from clusterpy.Defaults import DEFAULTS
+
+    fake = fake_select(InterruptedError(errno.EINTR, "interrupted"), 2)
+    results = {}
+
+    def in_thread():
+        DEFAULTS.engine = "select"
+        try:
+            task = task_self()
+        finally:
+            DEFAULTS.engine = "auto"
+        worker = task.shell("echo %h", nodes="n[1-3]", remote=False)
+        task.run()
+        results["engine"] = task.info("engine")
+        results["out"] = sorted(bytes(m) for m, _ in worker.iter_buffers())
+        task.abort(kill=True)
+
+    thread = threading.Thread(target=in_thread)
+    thread.start()
+    thread.join()
+    assert results == {"engine": "select", "out": [b"n1", b"n2", b"n3"]}
+    # the two EINTR passes were started again, then each pass asked again
+    assert len(fake.calls) > 2 and all(c == ([], [], [], 0) for c in fake.calls)
 
 
 @pytest.mark.parametrize("engine", ["epoll", "poll", "select"])

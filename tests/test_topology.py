@@ -392,14 +392,17 @@ def test_task_load_topology(tmp_path):
         assert isinstance(task.topology, TopologyTree)
         assert str(task.topology.root.nodeset) == host
         assert str(task.topology) == "%s\n`- gw[1-2]\n   `- cn[1-10]\n" % host
-        # tree mode stays off: commands still run directly
+        # tree mode is on; a node outside the topology runs directly
+        assert task._default_tree_is_enabled()
         worker = task.shell("echo direct", nodes="localhost", remote=False,
                             tree=True)
+        assert type(worker).__name__ == "TreeWorker"
         task.resume()
         assert bytes(worker.node_buffer("localhost")) == b"direct"
-        assert not task._default_tree_is_enabled()
+        assert task.gateways == {}
     finally:
         task.topology = saved
+        task.router = None
 
 
 def test_task_load_topology_errors(tmp_path):

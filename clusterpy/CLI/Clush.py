@@ -192,6 +192,13 @@ class OutputHandler(EventHandler):
         if self._runtimer:
             self._runtimer.eh.bytes_written += size
 
+    def _ev_routing(self, worker, arg):
+        """Tree mode: nodes sent again through another route."""
+        self._display.vprint_err(VERB_DEBUG, "clush: _ev_routing: %s" % arg)
+        if "reroute" in arg.get("event", ""):
+            self._display.vprint_err(VERB_STD, "clush: rerouting commands for {targets} due "
+                                     "to the failure of gateway {gateway}".format(**arg))
+
     def _exit_level(self):
         """Verbosity needed to see exit code and timeout messages."""
         return VERB_STD if self._display.maxrc else VERB_QUIET
@@ -229,24 +236,47 @@ class DirectOutputDirHandler(DirectOutputHandler):
     def __init__(self, display, ns, prog=None):
         DirectOutputHandler.__init__(self, display, prog)
         self._ns = ns
+        self._folders = {sname: folder for sname, folder in
+                         ((_STDOUT, display.outdir), (_STDERR, display.errdir)) if folder}
+        # every node's file is made now (empty for a silent node), but only
+        # those of the running nodes that write are open: with thousands of
+        # nodes, one open file per node would exhaust the fd limit
         self._files = {}
-        for sname, folder in ((_STDOUT, display.outdir), (_STDERR, display.errdir)):
-            if folder:
-                # open until ev_close()
-                self._files[sname] = {node: open(join(folder, node), "w")  # noqa: SIM115
-                                      for node in ns}
+        for sname in self._folders:
+            for node in ns:
+                self._written(sname, node, lambda path: open(path, "wb").close())
+
+    def _written(self, sname, node, action):
+        """action(path) on a node's file; an OSError names the file."""
+        path = join(self._folders[sname], node)
+        try:
+            return action(path)
+        except OSError as exc:
+            raise OSError(exc.errno, exc.strerror, path) from None
 
     def ev_read(self, worker, node, sname, msg):
         DirectOutputHandler.ev_read(self, worker, node, sname, msg)
-        files = self._files.get(sname)
-        if files is not None:
-            files[node].write(msg.decode() + "\n")
+        if sname in self._folders:
+            fobj = self._files.get((sname, node))
+            if fobj is None:
+                fobj = self._files[(sname, node)] = \
+                    self._written(sname, node, lambda path: open(path, "ab"))  # noqa: SIM115
+            self._written(sname, node, lambda path: fobj.write(msg + b"\n"))
+
+    def _close(self, key):
+        fobj = self._files.pop(key)
+        self._written(key[0], key[1], lambda path: fobj.close())
+
+    def ev_hup(self, worker, node, rc):
+        DirectOutputHandler.ev_hup(self, worker, node, rc)
+        for sname in self._folders:
+            if (sname, node) in self._files:
+                self._close((sname, node))
 
     def ev_close(self, worker, timedout):
         DirectOutputHandler.ev_close(self, worker, timedout)
-        for files in self._files.values():
-            for fobj in files.values():
-                fobj.close()
+        for key in list(self._files):
+            self._close(key)
 
 
 class DirectProgressOutputHandler(DirectOutputHandler):
@@ -746,13 +776,22 @@ class RunTimer(EventHandler):
         if self.bytes_written > 0:
             speed = self.bytes_written / (time() - self.start_time)
             rate = " write: %s/s" % human_bi_bytes_unit(speed)
-        # clients not done yet (no tree mode: no gateway to count)
-        count = len(self.task._engine.clients())
+        # clients not done yet, and in tree mode the nodes behind gateways
+        task = self.task
+        count = len(task._engine.clients())
+        gwinfo = ""
+        if task.gateways:
+            active = set()
+            for gateway, (_, metaworkers) in task.gateways.items():
+                for metaworker in metaworkers:
+                    active.update(metaworker.gwtargets.get(gateway, ()))
+            count += len(active) - len(task.gateways)
+            gwinfo = " gw %d" % len(task.gateways)
         if self.bytes_written > 0 or count != self.cnt_last:
             self.cnt_last = count
             width = self.tslen
-            line = "%s: %*d/%*d%s\r" % (self._prog, width, self.total - count, width,
-                                        self.total, rate)
+            line = "%s: %*d/%*d%s%s\r" % (self._prog, width, self.total - count, width,
+                                          self.total, gwinfo, rate)
             self.wholelen = len(line)
             sys.stderr.write(line)
             self.started = True
@@ -793,6 +832,32 @@ def readline_setup():
 
 class _SecondInterrupt(KeyboardInterrupt):
     """The Ctrl-C that aborts, in two-step mode."""
+
+
+#: signals that end clush as Ctrl-C does, and make it exit with 128+signal
+END_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
+
+
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM or SIGHUP: the run stops at once (every command's process
+    group killed, what is due printed, as for Ctrl-C), then clush exits
+    with 128+signal."""
+
+    def __init__(self, signum):
+        KeyboardInterrupt.__init__(self, signum)
+        self.signum = signum
+
+
+def _end_signal(signum, frame):
+    raise _Terminated(signum)
+
+
+def _catch_end_signals():
+    """Install the END_SIGNALS handler (a signal ignored when clush starts,
+    as under nohup, stays ignored)."""
+    for signum in END_SIGNALS:
+        if signal.getsignal(signum) is not signal.SIG_IGN:
+            signal.signal(signum, _end_signal)
 
 
 class _Interrupt(EventHandler):
@@ -854,10 +919,20 @@ class _Interrupt(EventHandler):
         self.report()
 
 
-def _interrupted(task, display, nodes):
+def _interrupted(task, display, nodes, signum=signal.SIGINT):
     """KeyboardInterrupt for an interrupted command, after printing what
-    was gathered so far; it names the nodes that did not complete."""
+    was gathered so far; it names the nodes that did not complete (and the
+    signal that stopped it, `signum`)."""
     error = KeyboardInterrupt()
+    error.signum = signum
+    try:
+        _print_interrupted(task, display, nodes, signum, error)
+    except OSError:
+        pass    # the terminal is gone (SIGHUP) or the reader left
+    return error
+
+
+def _print_interrupted(task, display, nodes, signum, error):
     done = NodeSet()
     if display.gather and task.default("stdout_msgtree"):
         warned = False
@@ -866,7 +941,9 @@ def _interrupted(task, display, nodes):
         for msg, nodeset in gathered:
             if not warned:
                 warned = True
-                display.vprint_err(VERB_STD, "Warning: Caught keyboard interrupt!")
+                caught = "keyboard interrupt" if signum == signal.SIGINT \
+                    else signal.Signals(signum).name
+                display.vprint_err(VERB_STD, "Warning: Caught %s!" % caught)
             display.print_gather(nodeset, msg)
     level = VERB_STD if display.maxrc else VERB_QUIET
     for rc, names in task.iter_retcodes():
@@ -882,7 +959,6 @@ def _interrupted(task, display, nodes):
     if display.gather and task.num_timeout() > 0:
         display.vprint_err(level, "clush: %s: command timeout"
                            % _nodes(task.iter_keys_timeout()))
-    return error
 
 
 def _running_report(task, display):
@@ -894,8 +970,19 @@ def _running_report(task, display):
     if waiting:
         pending = "\nclush: pending(%d): %s" % (len(waiting), waiting)
     display.vprint_err(VERB_QUIET, "clush: interrupt (^C to abort task)")
+    gateways = task.gateways
+    if gateways:
+        pending += "\nclush: [tree] open gateways(%d): %s" % (len(gateways),
+                                                              NodeSet.fromlist(gateways))
     display.vprint_err(VERB_QUIET, "clush: in progress(%d): %s%s"
                        % (len(started), started, pending))
+    for gateway, (_, metaworkers) in gateways.items():
+        active = set()
+        for metaworker in metaworkers:
+            active.update(metaworker.gwtargets.get(gateway, ()))
+        if active:
+            display.vprint_err(VERB_QUIET, "clush: [tree] in progress(%d) on %s: %s"
+                               % (len(active), gateway, NodeSet.fromlist(active)))
 
 
 def _prompt_command(task, display, ns, line):
@@ -1047,7 +1134,8 @@ def _ttyloop(task, nodeset, timeout, display, remote, trytree, waker):
                     or not task.default("USER_running"):
                 raise
             # ClusterShell's single Ctrl-C: what was gathered, then exit
-            raise _stop_command(task, display, task.default("USER_control"), ns)
+            raise _stop_command(task, display, task.default("USER_control"), ns,
+                                getattr(error, "signum", signal.SIGINT))
         if task.default("USER_running"):
             _running_report(task, display)
             continue
@@ -1066,19 +1154,21 @@ def _ttyloop(task, nodeset, timeout, display, remote, trytree, waker):
             run_command(task, line, ns, timeout, display, remote, trytree)
 
 
-def _stop_command(task, display, control, nodes):
+def _stop_command(task, display, control, nodes, signum=signal.SIGINT):
     """Stop the running command after printing what it gathered so far;
     return the KeyboardInterrupt to raise (see _interrupted)."""
     if control is not None:
         control.mute()
     if task.thread is threading.current_thread():
         # the engine stops the commands as the exception goes through it
-        return _interrupted(task, display, nodes)
+        return _interrupted(task, display, nodes, signum)
     task.suspend()
     try:
         if not task.default("USER_running"):
-            return KeyboardInterrupt()
-        error = _interrupted(task, display, nodes)
+            error = KeyboardInterrupt()
+            error.signum = signum
+            return error
+        error = _interrupted(task, display, nodes, signum)
     finally:
         task.resume()
     task.abort()
@@ -1152,7 +1242,6 @@ def run_command(task, cmd, ns, timeout, display, remote, trytree):
     handler = _output_handler(task, display, ns)
     stdin = task.default("USER_stdin_worker")
     password = task.default("USER_password_prompt")
-    # tree=None rather than True: in clusterpy tree mode is never enabled
     options = {"timeout": timeout, "remote": remote, "tree": None if trytree else False,
                    "stdin": bool(stdin or password is not None)}
     if ns is None:
@@ -1237,6 +1326,33 @@ def set_fdlimit(fd_max, display):
                                       "%d (%s)" % (wanted, exc))
 
 
+#: file descriptors a running command holds (stdin, stdout, stderr, pidfd)
+FDS_PER_COMMAND = 4
+#: descriptors kept free for the rest (a spawn's child ends, config files...)
+FDS_RESERVED = 16
+
+
+def fitting_fanout(fanout, nodes, display):
+    """The fanout to run `nodes` commands with: `fanout`, or less when
+    the open files limit (ulimit -n) cannot hold that many commands at
+    once, which is then said once on stderr."""
+    import resource
+    soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    if soft == resource.RLIM_INFINITY or min(fanout, nodes) * FDS_PER_COMMAND < soft / 2:
+        return fanout   # far from it: no need to count the open fds
+    try:
+        used = len(os.listdir("/proc/self/fd")) - 1
+    except OSError:
+        used = 16
+    fits = max(1, (soft - used - FDS_RESERVED) // FDS_PER_COMMAND)
+    if min(fanout, nodes) <= fits:
+        return fanout
+    display.vprint_err(VERB_QUIET, "clush: fanout %d needs %d file descriptors, more than "
+                       "the open files limit allows (ulimit -n %d, %d in use): running "
+                       "with fanout %d" % (fanout, fanout * FDS_PER_COMMAND, soft, used, fits))
+    return fits
+
+
 def ask_pass():
     """Read a password on the terminal (run modes with password_prompt)."""
     import getpass
@@ -1279,12 +1395,20 @@ def clush_excepthook(extype, exp, traceback):
         print("ERROR: %s" % exp, file=sys.stderr)
         clush_exit(1)
     elif isinstance(exp, KeyboardInterrupt):
+        signum = getattr(exp, "signum", signal.SIGINT)
+        for ended in (signal.SIGINT,) + END_SIGNALS:
+            signal.signal(ended, signal.SIG_IGN)    # exiting: no second one
+        what = "Keyboard interrupt" if signum == signal.SIGINT \
+            else "Terminated by %s" % signal.Signals(signum).name
         nodes = getattr(exp, "uncompleted_nodes", None)
-        if nodes:
-            print("Keyboard interrupt (%s did not complete)." % nodes, file=sys.stderr)
-        else:
-            print("Keyboard interrupt.", file=sys.stderr)
-        clush_exit(128 + signal.SIGINT)
+        try:
+            if nodes:
+                print("%s (%s did not complete)." % (what, nodes), file=sys.stderr)
+            else:
+                print("%s." % what, file=sys.stderr)
+        except OSError:
+            pass    # the terminal is gone (SIGHUP)
+        clush_exit(128 + signum)
     elif isinstance(exp, GENERIC_ERRORS):
         clush_exit(handle_generic_error(exp))
     # a bug: the traceback, then out (an idle task thread would keep the
@@ -1315,6 +1439,7 @@ def _parser():
     group.add_option("--retry", action="store", dest="retry", type="int", default=0,
                      metavar="N", help="run the command again, up to N times, on "
                                        "the nodes where it exited with 255")
+    parser.add_ssh_reuse_options(group)
     parser.add_option_group(group)
     return parser
 
@@ -1394,8 +1519,11 @@ def _color(config, options):
 
 def _foreground_tty(stream):
     """Whether `stream` is the terminal of the foreground process group."""
-    return stream is not None and stream.isatty() \
-        and os.tcgetpgrp(stream.fileno()) == os.getpgrp()
+    try:
+        return stream is not None and stream.isatty() \
+            and os.tcgetpgrp(stream.fileno()) == os.getpgrp()
+    except OSError:
+        return False    # ENOTTY: a terminal, but not our controlling one
 
 
 def _configure_connections(task, config):
@@ -1407,22 +1535,53 @@ def _configure_connections(task, config):
             task.set_info(key, value)
     task.set_info("connect_timeout", config.connect_timeout)
     task.set_info("command_timeout", config.command_timeout)
+    # clusterpy's ssh connection reuse (-O ssh_reuse=SECONDS...)
+    for key in ("ssh_reuse", "ssh_reuse_max", "ssh_reuse_dir"):
+        value = getattr(config, key)
+        if value:
+            task.set_info(key, value)
+
+
+def _close_connections(task, parser, options, config, display, nodes, exclude):
+    """--close-connections: end the reused ssh connections (of the nodes
+    given, if any) and exit."""
+    from clusterpy.Worker.Ssh import close_connections
+    _configure_connections(task, config)
+    if nodes or options.nodes_all or options.group:
+        nodes = _target_nodes(parser, options, config, display, nodes, exclude)
+    else:
+        nodes = None
+    closed = close_connections(nodes, task)
+    display.vprint_err(VERB_VERB, "clush: %d ssh connection(s) closed" % closed)
+    clush_exit(0, task)
 
 
 def _set_worker(task, options, config, display):
-    """-R/--worker and --topology."""
+    """-R/--worker and tree mode (--topology, or a topology.conf found by
+    the task).  In tree mode, -R names the worker the gateways use for
+    their nodes (see docs/compat.md); the task still reaches its gateways
+    with its distant worker.  Returns whether commands may go through
+    gateways."""
+    tree_mode = bool(options.topofile) or task._default_tree_is_enabled()
+    if options.topofile:
+        task.load_topology(options.topofile)
     if options.worker:
-        key = "local_worker" if options.remote == "no" else "distant_worker"
         try:
-            task.set_default(key, _load_workerclass(options.worker))
+            workerclass = _load_workerclass(options.worker)
+            if tree_mode and options.remote != "no":
+                task.set_info("tree_default:distant_workername", options.worker)
+            else:
+                key = "local_worker" if options.remote == "no" else "distant_worker"
+                task.set_default(key, workerclass)
         except (ImportError, AttributeError):
             display.vprint_err(VERB_QUIET, "ERROR: Could not load worker '%s'"
                                % options.worker)
             clush_exit(1, task)
-    elif options.topofile and config.verbosity >= VERB_VERB:
-        # tree mode is not available: commands go to the nodes directly
-        print("clush: %s: topology ignored (no tree mode), connecting directly"
-              % options.topofile, file=sys.stderr)
+    if tree_mode and config.verbosity >= VERB_VERB:
+        roots = len(task.topology.root.nodeset)
+        gateways = task.topology.inner_node_count() - roots
+        print("clush: enabling tree topology (%d gateways)" % gateways, file=sys.stderr)
+    return tree_mode or options.worker is None
 
 
 def _copy_destinations(options, args):
@@ -1441,6 +1600,7 @@ def _copy_destinations(options, args):
 def main():
     """clush's entry point."""
     sys.excepthook = clush_excepthook
+    _catch_end_signals()
     parser = _parser()
     options, args = parser.parse_args()
     set_std_group_resolver_config(options.groupsconf)
@@ -1466,6 +1626,8 @@ def main():
 
     task = task_self()
     task.set_info("debug", config.verbosity >= VERB_DEBUG)
+    if options.close_connections:
+        _close_connections(task, parser, options, config, display, nodes, exclude)
     nodeset_base = _target_nodes(parser, options, config, display, nodes, exclude)
     set_fdlimit(config.fd_max, display)
 
@@ -1489,7 +1651,8 @@ def main():
         # the main thread reads the terminal, commands run in a thread of
         # their own, which leaves SIGINT and SIGUSR1 to the main thread
         signal.signal(signal.SIGUSR1, signal.SIG_IGN)
-        mask = signal.pthread_sigmask(signal.SIG_BLOCK, (signal.SIGINT, signal.SIGUSR1))
+        mask = signal.pthread_sigmask(signal.SIG_BLOCK,
+                                      (signal.SIGINT, signal.SIGUSR1) + END_SIGNALS)
         try:
             task = Task()
         finally:
@@ -1502,7 +1665,7 @@ def main():
     display.vprint(VERB_DEBUG, "Create STDIN worker: %s" % task.default("USER_stdin_worker"))
     task.set_info("debug", config.verbosity >= VERB_DEBUG)
     # as ClusterShell's clush does, the fanout is read before the run mode
-    task.set_info("fanout", config.fanout)
+    task.set_info("fanout", fitting_fanout(config.fanout, len(nodeset_base), display))
 
     if options.mode:
         display.vprint(VERB_DEBUG, "ClushConfig parsed: %s" % config.parsed)
@@ -1521,7 +1684,7 @@ def main():
         display.vprint(VERB_VERB, "[%s] password prompt enabled" % options.mode)
         task.set_default("USER_password_prompt", ask_pass())
 
-    _set_worker(task, options, config, display)
+    trytree = _set_worker(task, options, config, display)
     if options.grooming_delay:
         if config.verbosity >= VERB_VERB:
             print(Display.COLOR_RESULT_FMT % ("Grooming delay: %f" % options.grooming_delay),
@@ -1554,6 +1717,10 @@ def main():
     display.vprint(VERB_DEBUG, "clush: nodeset=%s fanout=%d [timeout conn=%.1f cmd=%.1f] %s"
                    % (nodeset_base, config.fanout, config.connect_timeout,
                       config.command_timeout, operation))
+    if not interactive and display.verbosity >= VERB_DEBUG and task.topology:
+        print(Display.COLOR_RESULT_FMT % "-" * 15)
+        print(Display.COLOR_RESULT_FMT % task.topology, end="")
+        print(Display.COLOR_RESULT_FMT % "-" * 15)
 
     previous_sigint = None
     if interrupt is not None:
@@ -1570,16 +1737,16 @@ def main():
                           display)
             else:
                 run_command(task, " ".join(args), nodeset_base, timeout, display,
-                            options.remote != "no", options.worker is None)
+                            options.remote != "no", trytree)
         if user_interaction:
-            ttyloop(task, nodeset_base, timeout, display, options.remote != "no",
-                    options.worker is None)
+            ttyloop(task, nodeset_base, timeout, display, options.remote != "no", trytree)
         elif interactive:
             display.vprint_err(VERB_QUIET, "ERROR: interactive mode requires a tty")
             clush_exit(1, task)
-    except _SecondInterrupt:
+    except (_SecondInterrupt, _Terminated) as error:
         control = task.default("USER_control")
-        raise _stop_command(task, display, control, control.nodes)
+        raise _stop_command(task, display, control, getattr(control, "nodes", None),
+                            getattr(error, "signum", signal.SIGINT))
     finally:
         if previous_sigint is not None:
             signal.signal(signal.SIGINT, previous_sigint)

@@ -250,6 +250,28 @@ class ClushConfig(ConfigParser):
         return self._get_mode_optional("rsh_options")
 
     @property
+    def ssh_reuse(self) -> int:
+        """Persist seconds of reused ssh connections (0: no reuse)."""
+        from clusterpy._sshmux import parse_reuse
+        value = self._get_mode_optional("ssh_reuse")
+        try:
+            return parse_reuse(value)
+        except ValueError as exc:
+            raise ClushConfigError(self.mode or self.MAIN_SECTION, "ssh_reuse", exc) from exc
+
+    @property
+    def ssh_reuse_max(self) -> Optional[int]:
+        """Bound on the number of reused ssh connections, or None."""
+        if self._get_mode_optional("ssh_reuse_max") is None:
+            return None
+        return self._getint_mode_optional("ssh_reuse_max")
+
+    @property
+    def ssh_reuse_dir(self) -> Optional[str]:
+        """Directory of the reused connections' sockets, or None."""
+        return self._get_mode_optional("ssh_reuse_dir")
+
+    @property
     def color(self) -> str:
         """'', 'never', 'always' or 'auto' (ClushConfigError otherwise)."""
         value = self._get_mode_optional("color")

@@ -12,7 +12,8 @@ starting a comment.
 """
 
 import sys
-from typing import Any, Callable, List
+from itertools import islice
+from typing import Any, Callable, Iterator, List
 
 from clusterpy.CLI.OptionParser import OptionParser
 from clusterpy.NodeSet import NodeSet, RangeSet
@@ -187,14 +188,37 @@ def _print_sources(group_resolver, quiet: bool) -> None:
         mark = ""
 
 
+#: most elements -e prints (ClusterShell refuses to build larger ranges)
+MAX_EXPANDED = 10 ** 9
+#: names joined at a time by _joined
+_EXPAND_CHUNK = 1 << 16
+
+
+def _joined(sep: str, names: Iterator[str]) -> str:
+    """sep.join(names), but a large set is written out piece by piece
+    (what is left to print is returned): memory stays bounded."""
+    chunk = list(islice(names, _EXPAND_CHUNK))
+    if len(chunk) < _EXPAND_CHUNK:
+        return sep.join(chunk)
+    write = sys.stdout.write
+    write(sep.join(chunk))
+    for chunk in iter(lambda: list(islice(names, _EXPAND_CHUNK)), []):
+        write(sep)
+        write(sep.join(chunk))
+    return ""
+
+
 def _formatter(options: Any, xsetcls: type, xset, sep: str):
     """(set to print, function giving the text of a set or subset)."""
     fmt = options.output_format
     plain = fmt == "%s"
     if options.expand:
+        if xset._size() > MAX_EXPANDED:
+            raise OverflowError("range too large to expand: %d elements (at most %d)"
+                                % (xset._size(), MAX_EXPANDED))
         if plain:
-            return xset, lambda sub: sep.join(sub.striter())
-        return xset, lambda sub: sep.join([fmt % name for name in sub.striter()])
+            return xset, lambda sub: _joined(sep, sub.striter())
+        return xset, lambda sub: _joined(sep, (fmt % name for name in sub.striter()))
     if options.fold:
         if xsetcls is NodeSet and not plain:
             # format each node first, then fold the formatted names
@@ -205,7 +229,7 @@ def _formatter(options: Any, xsetcls: type, xset, sep: str):
     if options.regroup:
         return xset, lambda sub: fmt % sub.regroup(options.groupsource,
                                                    noprefix=options.groupbase)
-    return xset, lambda sub: fmt % len(sub)
+    return xset, lambda sub: fmt % sub._size()
 
 
 def _slice(xsetcls: type, xset, slices: str):
@@ -219,7 +243,15 @@ def _slice(xsetcls: type, xset, slices: str):
 def _pick(xsetcls: type, xset, count: int) -> None:
     """Keep `count` elements of xset drawn at random."""
     import random
-    kept = random.sample(list(xset), count)
+    # positions drawn, not a list of every element: the set may be huge
+    size = xset._size()
+    if size <= sys.maxsize:
+        positions = random.sample(range(size), count)
+    else:   # count < size: drawing again on a repeat ends soon
+        positions = set()
+        while len(positions) < count:
+            positions.add(random.randrange(size))
+    kept = [xset[index] for index in positions]
     xset.intersection_update(xsetcls(",".join(str(elem) for elem in kept)))
 
 
@@ -307,14 +339,14 @@ def _emit(options: Any, xsetcls: type, xset) -> None:
         xset = _slice(xsetcls, xset, options.slice_rangeset)
     autostep = options.autostep
     if autostep == "auto":
-        xset.autostep = max(3, len(xset))
+        xset.autostep = max(3, xset._size())
     elif isinstance(autostep, float):
         import math
-        xset.autostep = math.ceil(len(xset) * autostep)
+        xset.autostep = math.ceil(xset._size() * autostep)
     if options.axis:
         from clusterpy.CLI.Utils import parse_fold_axis
         xset.fold_axis = parse_fold_axis(options.axis)
-    if options.pick and options.pick < len(xset):
+    if options.pick and options.pick < xset._size():
         _pick(xsetcls, xset, options.pick)
 
     if options.index is not None:
@@ -335,8 +367,8 @@ def main() -> None:
     error, 2 on usage error."""
     try:
         nodeset()
-    except (AssertionError, IndexError, ValueError) as exc:
-        print("ERROR: %s" % exc, file=sys.stderr)
+    except (AssertionError, IndexError, ValueError, OverflowError, MemoryError) as exc:
+        print("ERROR: %s" % (exc or "out of memory"), file=sys.stderr)
         sys.exit(1)
     except SyntaxError:
         print("ERROR: invalid separator", file=sys.stderr)

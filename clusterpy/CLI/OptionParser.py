@@ -237,6 +237,15 @@ class OptionParser(optparse.OptionParser):
             (("-p",), dict(action="store_true", dest="preserve_flag",
                            help="keep modification times and modes")))
 
+    def add_ssh_reuse_options(self, group: Any) -> None:
+        """--close-connections in `group` (clusterpy's ssh connection
+        reuse, turned on with -O ssh_reuse=SECONDS)."""
+        group.add_option("--close-connections", action="store_true",
+                         dest="close_connections", default=False,
+                         help="end the reused ssh connections (-O ssh_reuse=SECONDS "
+                              "turns reuse on), all of them or those of the nodes "
+                              "given, and exit")
+
     def install_connector_options(self) -> None:
         """-f, -l, -o, -t, -u, -m, -R, --remote (and hidden --grooming)."""
         self._group(

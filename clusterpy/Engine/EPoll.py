@@ -26,12 +26,16 @@ class EngineEPoll(Engine):
 
 
 class _PollOnly(object):
-    """A poller with only poll(), seen through the reactor's interface."""
+    """A poller with only poll(), seen through the reactor's interface
+    (`scale` converts the loop's seconds to the poller's unit)."""
 
-    def __init__(self, poller):
+    def __init__(self, poller, scale=1):
         self._poller = poller
+        self._scale = scale
 
     def poll_view(self, timeout=None):
+        if timeout is not None and self._scale != 1:
+            timeout *= self._scale
         return self._poller.poll(timeout)
 
     def __getattr__(self, name):

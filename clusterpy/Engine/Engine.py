@@ -36,6 +36,7 @@ import os
 import signal
 import threading
 from time import monotonic
+from typing import Any
 
 from clusterpy import _reactor as _r
 
@@ -94,7 +95,7 @@ class EngineBaseTimer(object):
     """
 
     # engine-side state, as class defaults (a timer is cheap to make)
-    _engine = None
+    _engine: Any = None
     _armed = False      # in the engine's timer set
     _timer_id = 0       # its C timer id, once armed in the reactor
     _deadline = 0.0     # its monotonic deadline, once armed
@@ -269,7 +270,7 @@ class Engine(object):
         for client in doomed:
             try:
                 self.remove(client, abort=True, did_timeout=did_timeout)
-            except BaseException as exc:  # noqa: B902 - re-raised below
+            except BaseException as exc:  # noqa: BLE001 (re-raised below)
                 failure = failure or exc
         if not self.running and not self._ids:
             self._close_reactor()

@@ -15,6 +15,7 @@ import logging
 import os
 import warnings
 import weakref
+from typing import Any
 
 from clusterpy.Engine.Engine import FANOUT_DEFAULT, EPSILON
 from clusterpy.Engine.Engine import FANOUT_UNLIMITED  # noqa: F401 (public name here)
@@ -29,7 +30,7 @@ _NL = b"\n"
 
 # positional argument count of handler functions (as getfullargspec counts
 # them: self included for methods), cached per function
-_ARGC = weakref.WeakKeyDictionary()
+_ARGC: "weakref.WeakKeyDictionary[Any, int]" = weakref.WeakKeyDictionary()
 
 
 def _argc(method):
@@ -93,10 +94,13 @@ WorkerBadArgumentError = ValueError
 class _Readers(object):
     """What a handler does with lines, resolved once per handler object."""
 
-    __slots__ = ("eh", "read", "legacy_read", "error")
+    __slots__ = ("eh", "read", "legacy_read", "error", "chunk")
 
     def __init__(self, eh):
         self.eh = eh
+        # private hook of clusterpy's tree mode handlers: takes each chunk
+        # of lines whole, instead of the worker's own buffers and ev_read
+        self.chunk = getattr(eh, "_ev_chunk", None)
         self.read = _overridden(eh, "ev_read") if eh is not None else None
         self.legacy_read = self.read is not None and _argc(self.read) == 2
         self.error = _overridden(eh, "ev_error") if eh is not None else None
@@ -223,6 +227,10 @@ class Worker(object):
         readers = self._readers
         if readers is None or readers.eh is not self.eh:
             readers = self._readers = _Readers(self.eh)
+        if readers.chunk is not None:
+            self.current_sname = sname
+            readers.chunk(self, key, sname, chunk)
+            return
         if task._info.get("debug"):
             print_debug = task.info("print_debug")
             for msg in chunk.split(_NL):

@@ -10,11 +10,14 @@
 
 #define OUTMAX (1 << 16)
 
+static int use_spare;   /* split(): read into the tail where it may */
+
 /* Feed `in` in chunks of `step` bytes (0: one chunk), flush; return the
  * output (lines each followed by '\n') in out and its length. */
 static size_t split(const char *in, size_t n, size_t step, size_t lm,
                     char *out, int64_t *nlines)
 {
+    static char scratch[OUTMAX];
     cp__linebuf lb;
     cp__lb_init(&lb);
     size_t w = 0;
@@ -23,7 +26,15 @@ static size_t split(const char *in, size_t n, size_t step, size_t lm,
         size_t k = step ? CP__MIN(step, n - off) : n;
         size_t bound = cp__lb_bound(&lb, k, lm);
         CHECK(bound + w <= OUTMAX);
-        int64_t got = cp__lb_feed(&lb, in + off, k, lm, out + w, nlines);
+        char *spare = use_spare ? cp__lb_spare(&lb, k, lm) : NULL;
+        int64_t got;
+        if (spare) {
+            /* as a read() into the tail would */
+            memcpy(spare, in + off, k);
+            got = cp__lb_feed_spare(&lb, k, lm, scratch, out + w, nlines);
+        } else {
+            got = cp__lb_feed(&lb, in + off, k, lm, out + w, nlines);
+        }
         /* the bound also leaves room for the final flush */
         CHECK(got >= 0 && (size_t)got + cp__lb_bound(&lb, 0, lm) <= bound + 2);
         w += (size_t)got;
@@ -134,6 +145,9 @@ static void test_random(void)
                 if (in[i] == '\n' && rnd() % 8)
                     in[i] = 'L';
         size_t step = rnd() % 3 ? 1 + rnd() % 100 : 0;
+        use_spare = round % 2;
+        if (use_spare && round % 4 == 1)
+            lm = 50 + rnd() % 4000;     /* long tails, under line_max */
         int64_t nw, ng;
         size_t w = model(in, n, lm, want, &nw);
         size_t g = split(in, n, step, lm, got, &ng);
@@ -170,9 +184,36 @@ static void test_tail_memory(void)
     cp__lb_free(&lb);
 }
 
+static void test_spare(void)
+{
+    /* a long line read straight into its tail: no output until its '\n' */
+    static char out[OUTMAX], scratch[OUTMAX];
+    cp__linebuf lb;
+    cp__lb_init(&lb);
+    int64_t nl = 0;
+    char big[300];
+    memset(big, 'x', sizeof(big));
+    CHECK(cp__lb_spare(&lb, 100, 1024) == NULL);     /* short tail: no */
+    cp__lb_feed(&lb, big, 100, 1024, out, &nl);
+    char *sp = cp__lb_spare(&lb, 200, 1024);
+    CHECK(sp == lb.buf + 100);
+    memcpy(sp, big, 200);
+    CHECK_EQ(cp__lb_feed_spare(&lb, 200, 1024, scratch, out, &nl), 0);
+    CHECK_EQ(lb.len, 300);
+    CHECK(cp__lb_spare(&lb, 800, 1024) == NULL);     /* would pass line_max */
+    sp = cp__lb_spare(&lb, 4, 1024);
+    memcpy(sp, "y\r\nz", 4);
+    CHECK_EQ(cp__lb_feed_spare(&lb, 4, 1024, scratch, out, &nl), 302);
+    CHECK(out[299] == 'x' && out[300] == 'y' && out[301] == '\n');
+    CHECK_EQ(nl, 1);
+    CHECK_EQ(lb.len, 1);
+    cp__lb_free(&lb);
+}
+
 int main(void)
 {
     test_rules();
+    test_spare();
     test_random();
     test_tail_memory();
     CHECK_DONE("test_linebuf");
