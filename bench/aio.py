@@ -81,7 +81,7 @@ def _lines_aio(lib, nodes, command, lines):
     async def main():
         start = perf_counter()
         seen = 0
-        async for node, line in aio.lines(task.shell(command, nodes=nodes_range(1, nodes))):
+        async for _node, _line in aio.lines(task.shell(command, nodes=nodes_range(1, nodes))):
             seen += 1
         elapsed = perf_counter() - start
         assert seen == nodes * lines, seen

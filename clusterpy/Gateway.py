@@ -156,7 +156,7 @@ class GatewayChannel(Channel):
                 raise MessageProcessingError("unexpected message: %s" % msg)
         except EngineAbortException:
             raise
-        except Exception as exc:  # noqa: B902 - reported to the head
+        except Exception as exc:  # reported to the head
             self.logger.exception("on recv(): %s", exc)
             self.send(ErrorMessage(str(exc)))
             self._close()
@@ -263,7 +263,7 @@ def gateway_main() -> None:
         task.resume()
     except EngineAbortException:
         pass
-    except Exception as exc:  # noqa: B902 - the gateway reports, then ends
+    except Exception as exc:  # the gateway reports, then ends
         LOGGER.exception("Gateway failure: %s", exc)
     LOGGER.debug("gateway on %s done", host)
 

@@ -172,7 +172,7 @@ class _Driver(object):
             engine._run_start(False)    # asyncio keeps the signal wake-up fd
             self.fd = engine._reactor.fileno()
             self.loop.add_reader(self.fd, self.step)
-        except BaseException as exc:  # noqa: B902 - handed to the waiters
+        except BaseException as exc:  # noqa: BLE001 - handed to the waiters
             self.stop(exc)
             return
         self.guard = self.loop.create_task(self._guard())
@@ -205,7 +205,7 @@ class _Driver(object):
         self.stepping = True
         try:
             going = self.engine.step()
-        except BaseException as exc:  # noqa: B902 - handed to the waiters
+        except BaseException as exc:  # noqa: BLE001 - handed to the waiters
             self.stepping = False
             self.stop(exc)
             return
@@ -294,7 +294,7 @@ class _Driver(object):
                     engine._run_failed(exc)
             elif abort:
                 engine.clear()
-        except BaseException as error:  # noqa: B902 - handed to the waiters
+        except BaseException as error:  # noqa: BLE001 - handed to the waiters
             if failure is None:
                 failure = error
                 self._fail(error)
@@ -455,7 +455,7 @@ def _abort_worker(worker: Worker, driver: _Driver) -> None:
         return
     try:
         worker.abort()
-    except Exception as exc:     # a handler raised while it closed
+    except Exception as exc:  # noqa: BLE001 - a handler raised while it closed
         driver.loop.call_exception_handler({
             "message": "error while aborting %r for a cancelled coroutine" % worker,
             "exception": exc})

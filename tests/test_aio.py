@@ -208,7 +208,7 @@ def test_lines_back_pressure_bounds_memory(task):
         assert stream._size < 16384 + 65536 + 64
         assert not worker.started or not aio._closed(worker)
         numbers = []
-        async for node, line in stream:
+        async for _node, line in stream:
             numbers.append(int(line))
             assert stream._size < 16384 + 65536 + 64
         return numbers
@@ -225,7 +225,7 @@ def test_lines_of_stderr_and_leaving_early(task):
     async def main():
         worker = task.shell("seq 1000 >&2; echo out", nodes="n1", stderr=True)
         stream = aio.lines(worker, sname="stderr", maxbytes=64)
-        async for node, line in stream:
+        async for _node, line in stream:
             if line == b"10":
                 break
         # leaving early: the worker goes on, its results stay complete
