@@ -19,7 +19,10 @@ README_END = "<!-- bench-table:end -->"
 
 #: smallest denominator of a ratio, by unit: a memory page, a nanosecond;
 #: "x" is a ratio itself (bench/aio.py)
-FLOOR = {"kB": 4, "s": 1e-9, "x": 1e-9}
+FLOOR = {"kB": 4, "s": 1e-9, "x": 1e-9, "B": 1, "/s": 1e-9}
+
+#: units where more is better (a rate): their ratio is ours over theirs
+HIGHER = ("/s",)
 
 #: a row regresses when its ratio falls below baseline / (1 + SLOWER)
 SLOWER = 0.20
@@ -44,8 +47,11 @@ def rows(run):
                 "unit": metric["unit"], "guard": metric["guard"], "args": result["args"],
                 "clusterpy": _median(values.get("clusterpy")),
                 "ClusterShell": _median(values.get("ClusterShell")),
-                "ratio": _paired_ratio(values.get("ClusterShell"), values.get("clusterpy"),
-                                       FLOOR[metric["unit"]]),
+                "ratio": _paired_ratio(values.get("clusterpy"), values.get("ClusterShell"),
+                                       FLOOR[metric["unit"]])
+                if metric["unit"] in HIGHER else
+                _paired_ratio(values.get("ClusterShell"), values.get("clusterpy"),
+                              FLOOR[metric["unit"]]),
                 "peers": [(label, _median(values.get(label))) for label in result["peers"]
                           if values.get(label)] if index == 0 else [],
                 "note": result.get("error") or "; ".join(
@@ -70,6 +76,10 @@ def fmt(value, unit):
         return "n/a"
     if unit == "x":
         return "%.2f×" % value
+    if unit == "B":
+        return "{:,.0f} B".format(value)
+    if unit == "/s":
+        return "{:,.0f}/s".format(value)
     if unit == "kB":
         return "%.1f MB" % (value / 1024.0) if value >= 10240 else "%d kB" % value
     if value < 1e-3:

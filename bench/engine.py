@@ -8,7 +8,7 @@ processes, ``pdsh -R exec`` another parallel shell doing the same job.
 """
 from time import perf_counter
 
-from bench._suite import Command, Group, Peer, exec_task, nodes_range
+from bench._suite import Command, Group, Metric, Peer, exec_task, nodes_range
 
 G = Group("engine", "spawning local commands, stdin broadcast")
 
@@ -38,6 +38,36 @@ def spawn(lib, nodes, fanout):
     elapsed = perf_counter() - start
     assert task.max_retcode() == 0, task.max_retcode()
     return elapsed
+
+
+@G.child("spawn rate: {nodes:,} × `true` on one worker, fanout {fanout}", key="rate-10k",
+         args=dict(nodes=10000, fanout=64), quick=dict(nodes=2000),
+         metrics=(Metric("rate", "/s", "commands per second"),), peers=SPAWN_PEERS[:1])
+@G.child("spawn rate: {nodes:,} × `true` on one worker, fanout {fanout}", key="rate-2k",
+         args=dict(nodes=2000, fanout=64), quick=dict(nodes=500),
+         metrics=(Metric("rate", "/s", "commands per second"),), peers=SPAWN_PEERS[:1])
+def spawn_rate(lib, nodes, fanout):
+    return {"rate": nodes / spawn(lib, nodes, fanout)}
+
+
+@G.child("first start: one worker of {nodes:,} nodes (fanout {fanout}), resume() to the "
+         "first ev_pickup", key="first-start", args=dict(nodes=100000, fanout=64),
+         quick=dict(nodes=10000))
+def first_start(lib, nodes, fanout):
+    task = exec_task(lib, fanout)
+    seen = []
+
+    class First(lib.Event.EventHandler):
+        def ev_pickup(self, worker, node=None):
+            if not seen:
+                seen.append(perf_counter())
+                task.abort(kill=True)
+
+    task.shell("sleep 10", nodes=nodes_range(1, nodes), handler=First())
+    start = perf_counter()
+    task.resume()
+    assert seen
+    return seen[0] - start
 
 
 @G.child("spawn {nodes:,} × `/bin/true` as {nodes:,} task.shell() workers, fanout {fanout}",

@@ -15,6 +15,12 @@ METRICS = (Metric("peak", "kB", "peak RSS"),
            Metric("growth", "kB", "RSS growth over the imports", guard=False))
 
 
+def _each(what):
+    """METRICS, and the growth divided among `what` (bytes each)."""
+    return METRICS + (Metric("each", "B", "bytes per %s (growth / count)" % what,
+                             guard=False),)
+
+
 def _status_kb(field):
     with open("/proc/self/status") as fh:
         for line in fh:
@@ -58,8 +64,8 @@ def big_set(lib, module, text):
     return _figures(before)
 
 
-@G.child("{nodes:,} pending workers: one worker of {nodes:,} nodes at fanout 1, "
-         "measured as its run starts", key="pending-workers", metrics=METRICS,
+@G.child("{nodes:,} pending nodes: one exec worker of {nodes:,} nodes at fanout 1, "
+         "measured as its run starts", key="pending-workers", metrics=_each("pending node"),
          args=dict(nodes=100000), quick=dict(nodes=10000))
 def pending_workers(lib, nodes):
     task = exec_task(lib, fanout=1)
@@ -74,4 +80,47 @@ def pending_workers(lib, nodes):
     task.shell("sleep 10", nodes=nodes_range(1, nodes))
     task.timer(0.0, Measure())
     task.resume()
+    figures["each"] = figures["growth"] * 1024.0 / nodes
+    return figures
+
+
+@G.child("{workers:,} pending task.shell() workers at fanout 1, measured as the run "
+         "starts", key="pending-shells", metrics=_each("pending worker"),
+         args=dict(workers=100000), quick=dict(workers=10000))
+def pending_shells(lib, workers):
+    task = exec_task(lib, fanout=1)
+    figures = {}
+
+    class Measure(lib.Event.EventHandler):
+        def ev_timer(self, timer):
+            figures.update(_figures(before))
+            task.abort(kill=True)
+
+    before = _start()
+    for _ in range(workers):
+        task.shell("sleep 10")
+    task.timer(0.0, Measure())
+    task.resume()
+    figures["each"] = figures["growth"] * 1024.0 / workers
+    return figures
+
+
+@G.child("{timers:,} one-shot task.timer(0), created then run", key="timers",
+         metrics=_each("timer"), args=dict(timers=100000), quick=dict(timers=10000))
+def timers(lib, timers):
+    class Fired(lib.Event.EventHandler):
+        count = 0
+
+        def ev_timer(self, timer):
+            Fired.count += 1
+
+    task = lib.Task.task_self()
+    handler = Fired()
+    before = _start()
+    for _ in range(timers):
+        task.timer(0.0, handler)
+    task.run()
+    assert Fired.count == timers, Fired.count
+    figures = _figures(before)
+    figures["each"] = figures["growth"] * 1024.0 / timers
     return figures

@@ -42,6 +42,7 @@
 #define CP__READ_MAX (64 * 1024)       /* bytes read per stream per pass */
 #define CP__WRITE_MAX (256 * 1024)     /* bytes written per stream per pass */
 #define CP__WORK_RECS 4                /* records one piece of work may emit */
+#define CP__STARTS_PER_PASS 8          /* children a pass starts in an idle group */
 
 /* util.c */
 int64_t cp__now_ns(void);

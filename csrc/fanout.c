@@ -240,9 +240,11 @@ int cp__refill(cp_reactor *r)
     int rc = 0;
     for (; i < r->nrefill; i++) {
         cp__group *gr = &r->groups[r->refill[i]];
+        /* an idle group starts a few first, reported at once */
+        int32_t budget = gr->running ? INT32_MAX : CP__STARTS_PER_PASS;
         while (gr->used && gr->phead
                && (gr->fanout <= 0 || gr->running < gr->fanout)) {
-            if (!cp__room(r, 1)) {
+            if (!cp__room(r, 1) || budget-- <= 0) {
                 rc = -1;
                 goto stop;
             }

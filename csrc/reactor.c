@@ -13,7 +13,10 @@
  *      user fds;
  *   4. fire due timers (timer.c), child timeouts included;
  *   5. refill the fanout groups (fanout.c): children that ended in this
- *      pass are replaced before the pass returns.
+ *      pass are replaced before the pass returns; a group with none
+ *      running starts CP__STARTS_PER_PASS of them only (the next pass
+ *      goes on at once), so that the first starts are reported within
+ *      milliseconds.
  * Each step does a piece of work only if the sink has room for all the
  * records it may produce; otherwise the pass ends early with r->more set,
  * and the next pass does not block.  Readiness is level-triggered, so what

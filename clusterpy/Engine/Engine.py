@@ -20,6 +20,14 @@ start of a newly spawned child), so that a command's last lines always come
 before its ``ev_hup`` and the number of running clients seen by handlers
 never exceeds the fanout.
 
+Spawn requests are streamed: C holds at most a group's fanout plus
+``SPAWN_SLICE`` (or the fanout again, if larger) of its children, running or
+pending; the others wait in Python, unbuilt (``_held``), and go to C in a
+batch at the start of a pass once half a slice of room has opened.  So the
+first command starts as soon as the first slice is built, whatever the
+number of nodes, and no spawn request of a node far down the queue takes
+memory before it can run.
+
 The loop runs while ``evlooprefcnt`` > 0: the count of live clients, started
 ports and armed timers that are not ``autoclose``.  Its only cross-thread
 entry is ``_wake()`` (ports), guarded by a lock against the reactor closing.
@@ -35,6 +43,7 @@ import logging
 import os
 import signal
 import threading
+from collections import deque
 from time import monotonic
 from typing import Any
 
@@ -52,6 +61,9 @@ LOGGER = logging.getLogger(__name__)
 
 # client states
 _NEW, _PENDING, _RUNNING, _EXITED, _CLOSED = range(5)
+
+#: spawn requests C holds beyond a group's fanout (see the module documentation)
+SPAWN_SLICE = 256
 
 
 class EngineException(Exception):
@@ -176,9 +188,11 @@ class Engine(object):
         self._ports = {}        # ports (ordered set)
         self._timers = {}       # armed timers (ordered set)
         self._ids = {}          # reactor id -> client, stream slot or timer
-        self._queued = []       # clients added, not yet handed to the reactor
+        self._queued = []       # stream clients added, not yet registered
         self._tqueue = []       # timers armed, not yet handed to the reactor
         self._groups = {}       # worker -> [fanout group id, live clients]
+        self._held = {}         # worker (own fanout) or None -> deque of clients
+        self._live0 = 0         # children in C of group 0 (running or pending)
         self._fanout = None     # fanout applied to the reactor's group 0
         self._reactor = None
         self._reactor_lock = threading.Lock()
@@ -241,10 +255,18 @@ class Engine(object):
             if not client.autoclose and not client._counts_streams:
                 client._refs = 1
                 self.evlooprefcnt += 1
-            if self.running:
+            if client._spawns:
+                # held in its fanout group's queue until C has room for it
+                worker = client.worker
+                key = None if worker is None or worker._fanout is FANOUT_DEFAULT else worker
+                line = self._held.get(key)
+                if line is None:
+                    line = self._held[key] = deque()
+                line.append(client)
+            else:
                 self._queued.append(client)
-                if self._driver is not None:
-                    self._driver.kick()
+            if self.running and self._driver is not None:
+                self._driver.kick()
         else:
             self._ports[client] = None
             if self.running:
@@ -267,6 +289,7 @@ class Engine(object):
         exception is raised at the end."""
         failure = None
         doomed = list(self._clients) + (list(self._ports) if clear_ports else [])
+        self._held = {}
         for client in doomed:
             try:
                 self.remove(client, abort=True, did_timeout=did_timeout)
@@ -294,6 +317,8 @@ class Engine(object):
 
     def _leave_group(self, client):
         if not client._group:
+            if client._cid and client._spawns:
+                self._live0 -= 1
             return
         client._group = 0
         entry = self._groups.get(client.worker)
@@ -305,20 +330,56 @@ class Engine(object):
                     self._reactor.group_free(entry[0])
 
     def _start_queued(self):
-        """Hand the queued clients to the reactor: one spawn batch for all
-        process clients, stream registration for the others."""
+        """Register the streams of the queued clients, then hand C the held
+        process clients its groups have room for."""
         queued, self._queued = self._queued, []
-        reactor = self._reactor
         self._sync_fanout()
-        if not queued:
-            return
+        if queued:
+            self._submit(queued)
+        if self._held:
+            self._feed()
+
+    def _feed(self):
+        """Move held clients to C, each group up to its window (fanout +
+        slice), once half a slice of room has opened."""
+        fanout = self.info.get("fanout", 64)
+        for key, line in list(self._held.items()):
+            limit = fanout if key is None else key._fanout
+            if limit is None or limit <= 0:     # no limit: everything now
+                room = len(line)
+            else:
+                if key is None:
+                    live = self._live0
+                else:
+                    entry = self._groups.get(key)
+                    live = entry[1] if entry is not None else 0
+                room = limit + max(SPAWN_SLICE, limit) - live
+                if room < SPAWN_SLICE // 2 and room < len(line):
+                    continue
+            batch = []
+            popleft = line.popleft
+            while line and len(batch) < room:
+                client = popleft()
+                if client._state == _NEW:
+                    batch.append(client)
+            if not line:
+                del self._held[key]
+            if batch:
+                self._submit(batch)
+
+    def _submit(self, clients):
+        """One spawn batch for the process clients among `clients`, stream
+        registration for the others."""
+        reactor = self._reactor
         spawning = []
-        ids = reactor.spawn(self._requests(queued, spawning))
+        ids = reactor.spawn(self._requests(clients, spawning))
         register = self._ids
         for client, cid in zip(spawning, ids):
             client._cid = cid
             client._state = _PENDING
             register[cid] = client
+            if not client._group:
+                self._live0 += 1
             if client._wqueue or client._weof:
                 client._cp_flush_writes(reactor)
 
@@ -389,8 +450,8 @@ class Engine(object):
                 port._deliver()
 
     def start_clients(self) -> None:
-        """Hand every client that has not started yet to the reactor."""
-        self._queued = [client for client in self._clients if client._state == _NEW]
+        """Hand every client that has not started yet to the reactor (the
+        queued and held ones: add() put every new client there)."""
         self._start_queued()
 
     # timers
@@ -555,8 +616,21 @@ class Engine(object):
         self._clear_timers()
         self.running = False
         self._exited = True
-        if not self._ids and not self._queued:
+        self._prune_new()
+        if not self._ids and not self._queued and not self._held:
             self._close_reactor()
+
+    def _prune_new(self):
+        """Keep only the new clients in the queues (the others were removed
+        before they started)."""
+        self._queued = [client for client in self._queued if client._state == _NEW]
+        for key, line in list(self._held.items()):
+            if any(client._state != _NEW for client in line):
+                line = deque(client for client in line if client._state == _NEW)
+            if line:
+                self._held[key] = line
+            else:
+                del self._held[key]
 
     def step(self) -> bool:
         """One pass of a running loop that does not block (another event
@@ -616,6 +690,8 @@ class Engine(object):
         types are default arguments: locals, for the dispatch below.)"""
         if self._queued:
             self._start_queued()
+        elif self._held:
+            self._feed()
         if self._tqueue:
             self._arm_timers()
         if self.info.get("fanout", 64) != self._fanout:

@@ -189,6 +189,8 @@ class EngineClient(EngineBaseTimer):
     #: the client keeps the engine running once per registered stream
     #: (user streams) rather than once for itself (a child process)
     _counts_streams = False
+    #: a child process spawned by the engine (held back by its fanout)
+    _spawns = False
 
     def __repr__(self):
         return "<%s.%s instance at 0x%x key %r>" % (self.__module__, self.__class__.__name__,
@@ -264,6 +266,7 @@ class _ProcessClient(EngineClient):
     stdout only, stderr merged) are pipes owned by the reactor."""
 
     _counts_streams = False
+    _spawns = True
     #: whether output nobody consumes may be dropped in C unread
     _discardable = True
     #: stdin is /dev/null (write EOF asked before the start, nothing queued)
