@@ -43,6 +43,7 @@ import logging
 import os
 import signal
 import threading
+from array import array
 from collections import deque
 from time import monotonic
 from typing import Any
@@ -186,10 +187,11 @@ class Engine(object):
         info["engine"] = self.identifier
         self._clients = {}      # delayable clients (ordered set)
         self._ports = {}        # ports (ordered set)
-        self._timers = {}       # armed timers (ordered set)
         self._ids = {}          # reactor id -> client, stream slot or timer
         self._queued = []       # stream clients added, not yet registered
         self._tqueue = []       # timers armed, not yet handed to the reactor
+        # (an armed timer is in _tqueue or, by its C id, in _ids: no set of
+        # them all, a timer costs no more than its own object)
         self._groups = {}       # worker -> [fanout group id, live clients]
         self._held = {}         # worker (own fanout) or None -> deque of clients
         self._live0 = 0         # children in C of group 0 (running or pending)
@@ -213,7 +215,6 @@ class Engine(object):
                 self._reactor = reactor
             self._fanout = None
             self._sync_fanout()
-            self._tqueue = [timer for timer in self._timers if not timer._timer_id]
             self._arm_timers()
         return self._reactor
 
@@ -471,7 +472,6 @@ class Engine(object):
         if timer.fire_delay <= -EPSILON:
             return
         timer._armed = True
-        self._timers[timer] = None
         if not timer.autoclose:
             self.evlooprefcnt += 1
         # armed in C in one batch at the next loop pass (or run start)
@@ -485,7 +485,7 @@ class Engine(object):
         queue, self._tqueue = self._tqueue, []
         armed = [timer for timer in queue if timer._armed and not timer._timer_id]
         now = monotonic()
-        spec = []
+        spec = array("d")       # no float object per timer
         append = spec.append
         for timer in armed:
             delay = timer._deadline - now
@@ -494,7 +494,12 @@ class Engine(object):
             append(interval if interval > EPSILON else 0.0)
         if armed:
             ids = self._ids
-            for timer, tid in zip(armed, self._reactor.timer_add_many(spec)):
+            reactor = self._reactor
+            for timer, tid in zip(armed, reactor.timer_add_many(spec)):
+                old = timer._timer_id
+                if old:     # queued twice (rearmed before the reactor saw it)
+                    del ids[old]
+                    reactor.timer_cancel(old)
                 timer._timer_id = tid
                 ids[tid] = timer
 
@@ -509,7 +514,6 @@ class Engine(object):
 
     def _timer_disarm(self, timer):
         timer._armed = False
-        del self._timers[timer]
         if not timer.autoclose:
             self.evlooprefcnt -= 1
         tid = timer._timer_id
@@ -562,8 +566,13 @@ class Engine(object):
         self._timer_disarm(timer)
 
     def _clear_timers(self):
-        for timer in list(self._timers):
-            timer.invalidate()
+        armed = [timer for timer in self._tqueue if timer._armed]
+        armed += [target for target in self._ids.values()
+                  if getattr(target, "_armed", False)]
+        for timer in armed:
+            if timer._armed:    # (a timer may be queued twice)
+                timer.invalidate()
+        self._tqueue = []
 
     # running
 
