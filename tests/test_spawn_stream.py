@@ -105,22 +105,3 @@ def test_nodes_added_during_a_run_are_fed(task):
     task.run()
     assert len(early.closed) == 3
     assert late.closed == dict.fromkeys(NodeSet("late[1-%d]" % (SPAWN_SLICE + 10)), 0)
-
-
-def test_a_timer_rearmed_twice_before_its_pass_fires_once(task):
-    class Count(EventHandler):
-        fired = 0
-
-        def ev_timer(self, timer):
-            Count.fired += 1
-            if Count.fired == 1:
-                # twice in the same pass: one C timer must remain
-                timer.set_nextfire(0.05)
-                timer.set_nextfire(0.01)
-
-    timer = task.timer(5, handler=Count())
-    timer.set_nextfire(0.05)
-    timer.set_nextfire(0.01)
-    task.run()
-    assert Count.fired == 2
-    assert not task._engine._ids

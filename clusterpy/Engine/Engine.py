@@ -39,6 +39,7 @@ pass that does not block, whenever the reactor's fileno() is readable or
 its due() time comes, and is kicked when work is queued between passes.
 """
 
+import errno
 import logging
 import os
 import signal
@@ -520,7 +521,13 @@ class Engine(object):
         if tid:
             timer._timer_id = 0
             if self._ids.pop(tid, None) is not None:
-                self._reactor.timer_cancel(tid)
+                try:
+                    self._reactor.timer_cancel(tid)
+                except OSError as exc:
+                    # a one-shot whose record was in a batch a handler's
+                    # exception cut short: C retired its id with the record
+                    if exc.errno != errno.ESTALE:
+                        raise
 
     def _timer_invalidate(self, timer):
         if timer._armed:

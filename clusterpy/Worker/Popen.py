@@ -2,7 +2,7 @@
 without nodes.  Its results are kept under its key (the worker itself when
 no key is given)."""
 
-from clusterpy.Worker.EngineClient import _ProcessClient
+from clusterpy.Worker.EngineClient import EngineClient, _ProcessClient
 from clusterpy.Worker.Worker import StreamClient, WorkerSimple
 
 
@@ -10,7 +10,9 @@ class PopenClient(_ProcessClient, StreamClient):
     """Runs the worker's command through /bin/sh -c."""
 
     def __init__(self, worker, key, stderr, timeout, autoclose):
-        StreamClient.__init__(self, worker, key, stderr, timeout, autoclose)
+        # EngineClient's, not StreamClient's: its streams are the child's
+        # pipes (_ProcessClient.streams), no stream dict of its own
+        EngineClient.__init__(self, worker, key, stderr, timeout, autoclose)
         self.rc = None
 
     def _spawn_cmd(self):

@@ -589,6 +589,7 @@ class WorkerSimple(StreamWorker):
     (stdout, stdin, stderr); use StreamWorker."""
 
     _node_events = False
+    _filerefs = (None, None, None)      # (a worker of task.shell() has none)
 
     def __init__(self, file_reader, file_writer, file_error, key, handler, stderr=False,
                  timeout=-1, autoclose=False, closefd=True, client_class=StreamClient):
@@ -600,7 +601,8 @@ class WorkerSimple(StreamWorker):
             self.set_reader("stderr", file_error, closefd=closefd)
         if file_writer:
             self.set_writer("stdin", file_writer, closefd=closefd)
-        self._filerefs = (file_reader, file_writer, file_error)
+        if file_reader or file_writer or file_error:
+            self._filerefs = (file_reader, file_writer, file_error)
 
     def error_fileno(self):
         """fd of the error stream."""
