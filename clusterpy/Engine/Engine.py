@@ -556,8 +556,16 @@ class Engine(object):
         timer.fire_delay = -1.0
         try:
             timer._fire()
-        finally:
+        except BaseException:
             self._timer_fired_after(timer, repeats)
+            raise
+        if not repeats and timer.fire_delay <= -EPSILON and timer.interval <= EPSILON:
+            # a one-shot done (the common case of a burst): _timer_disarm
+            # inlined, its C id is gone already
+            if not timer.autoclose:
+                self.evlooprefcnt -= 1
+            return
+        self._timer_fired_after(timer, repeats)
 
     def _timer_fired_after(self, timer, repeats):
         """Re-arm a timer that just fired, or retire it (even when its
