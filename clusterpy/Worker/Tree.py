@@ -458,10 +458,9 @@ class TreeWorker(DistantWorker):
             self._guard.invalidate()
             self._guard = None
         eh = self.eh
-        if eh is not None:
-            if self._has_timeout and hasattr(eh, "ev_timeout"):
-                eh.ev_timeout(self)
-            _eh_sigspec_invoke_compat(eh.ev_close, 2, self, self._has_timeout)
+        if eh is not None and self._has_timeout and hasattr(eh, "ev_timeout"):
+            eh.ev_timeout(self)
+        self._on_worker_close(self._has_timeout)
         engine = getattr(self.task, "_engine", None)
         if engine is not None and self._port in engine._ports:
             engine.remove(self._port)
