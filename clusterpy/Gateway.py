@@ -268,5 +268,13 @@ def gateway_main() -> None:
     LOGGER.debug("gateway on %s done", host)
 
 
+def main() -> None:
+    """The ``clusterpy-gateway`` program: a gateway whatever its arguments,
+    so that a ClusterShell 1.10.1 head, which starts
+    ``$CLUSTERSHELL_GW_PYTHON_EXECUTABLE -m ClusterShell.Gateway -Bu``, runs
+    clusterpy's gateway with ``CLUSTERSHELL_GW_PYTHON_EXECUTABLE=clusterpy-gateway``."""
+    gateway_main()
+
+
 if __name__ == "__main__":
     gateway_main()

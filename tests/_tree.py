@@ -15,7 +15,6 @@ import time
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-CS_PYTHON = "/work/csvenv/bin/python"
 
 
 def gateway_pids(logdir):
@@ -103,7 +102,7 @@ def tree_fixture(ssh_task, sshd, tmp_path, monkeypatch):
     task.topology = task.router = None
     task.gateways.clear()
     task.set_info("grooming_delay", saved_grooming)
-    task.set_default("tree_gateway_module", None)
+    task.set_default("tree_gateway_module", "clusterpy.Gateway")
     task.set_default("distant_workername", "ssh")
     assert not gateways, "channels left open: %r" % gateways
     assert not wait_no_gateways(setup.logdir), "gateway processes left running"

@@ -82,3 +82,20 @@ def test_unreachable_gateway(clush):
     assert "cp-refused: " in err and "refused" in err
     assert "clush: n1: exited with exit code 76" in err
     assert "clush: n2: exited with exit code 76" in err
+
+
+def test_gateway_module_from_option_clush_conf_and_defaults_conf(clush, tmp_path):
+    """The gateway program's module: -O tree_gateway_module=..., then the
+    [Main] key of clush.conf, then [task.default] of defaults.conf."""
+    clush.topology("127.0.0.2: n[1-2]", root_to="127.0.0.2")
+    cfgdir = tmp_path / "cfg"
+    (cfgdir / "defaults.conf").write_text("[task.default]\ntree_gateway_module: fromdefaults\n")
+    out, err, rc = clush("-S", "-R", "exec", "-w", "n[1-2]", "-b", "true")
+    assert "No module named fromdefaults" in err, err
+    assert rc == os.EX_PROTOCOL
+    (cfgdir / "clush.conf").write_text("[Main]\ntree_gateway_module: fromclushconf\n")
+    out, err, rc = clush("-S", "-R", "exec", "-w", "n[1-2]", "-b", "true")
+    assert "No module named fromclushconf" in err, err
+    out, err, rc = clush("-O", "tree_gateway_module=clusterpy.Gateway", "-R", "exec",
+                         "-w", "n[1-2]", "-b", "echo ok")
+    assert (rc, out) == (0, "---------------\nn[1-2] (2)\n---------------\nok\n"), err

@@ -1433,6 +1433,8 @@ def _configure_connections(task, config):
             task.set_info(key, value)
     task.set_info("connect_timeout", config.connect_timeout)
     task.set_info("command_timeout", config.command_timeout)
+    if config.tree_gateway_module:
+        task.set_default("tree_gateway_module", config.tree_gateway_module)
 
 
 def _set_worker(task, options, config, display):
