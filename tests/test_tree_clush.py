@@ -99,3 +99,23 @@ def test_gateway_module_from_option_clush_conf_and_defaults_conf(clush, tmp_path
     out, err, rc = clush("-O", "tree_gateway_module=clusterpy.Gateway", "-R", "exec",
                          "-w", "n[1-2]", "-b", "echo ok")
     assert (rc, out) == (0, "---------------\nn[1-2] (2)\n---------------\nok\n"), err
+
+
+def test_nodes_spread_over_the_gateways_that_answer(clush):
+    """A route of three gateways, one refusing connections: its nodes are
+    run again through the two others, every node ends, -v says where."""
+    clush.topology("cp-refused,127.0.0.[2-3]: n[1-12]", root_to="cp-refused,127.0.0.[2-3]")
+    out, err, rc = clush("-S", "-v", "-R", "exec", "-w", "n[1-12]", "-b",
+                         'echo "$SSH_CONNECTION" | cut -d" " -f3')
+    assert rc == 0, err
+    import re
+    groups = {value: nodes for nodes, value in
+              re.findall(r"-{15}\n(\S+) \(\d+\)\n-{15}\n(\S+)\n", out)}
+    assert set(groups) == {"127.0.0.2", "127.0.0.3"}, out
+    from clusterpy.NodeSet import NodeSet
+    spread = [NodeSet(nodes) for nodes in groups.values()]
+    assert len(spread[0]) == len(spread[1]) == 6 and spread[0] | spread[1] == NodeSet("n[1-12]")
+    assert "clush: rerouting commands for n[9-12] due to the failure of gateway cp-refused" \
+        in err, err
+    assert "clush: n[9-10]: now through gateway 127.0.0.2" in err and \
+        "clush: n[11-12]: now through gateway 127.0.0.3" in err, err

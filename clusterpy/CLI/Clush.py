@@ -198,6 +198,9 @@ class OutputHandler(EventHandler):
         if "reroute" in arg.get("event", ""):
             self._display.vprint_err(VERB_STD, "clush: rerouting commands for {targets} due "
                                      "to the failure of gateway {gateway}".format(**arg))
+        elif arg.get("event") == "relaunched":
+            self._display.vprint_err(VERB_VERB, "clush: {targets}: now through gateway "
+                                     "{gateway}".format(**arg))
 
     def _exit_level(self):
         """Verbosity needed to see exit code and timeout messages."""
@@ -609,7 +612,8 @@ class _RunControl(EventHandler):
         self._written = []              # stdin given so far, for next attempts
         self._eof = False
         self._workers = []
-        for name in ("ev_start", "ev_read", "ev_error", "ev_written", "ev_timeout"):
+        for name in ("ev_start", "ev_read", "ev_error", "ev_written", "ev_timeout",
+                     "_ev_routing"):
             method = getattr(inner, name, None)
             if method is not None and method.__func__ is not getattr(EventHandler, name, None):
                 setattr(self, name, method)
