@@ -27,6 +27,7 @@ import logging
 import os
 import pickle
 import xml.sax
+import xml.sax.expatreader
 from typing import Any, Mapping, Optional
 from collections import deque
 from xml.sax import SAXParseException
