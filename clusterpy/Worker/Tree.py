@@ -321,8 +321,16 @@ class TreeWorker(DistantWorker):
         if self.eh is not None and hasattr(self.eh, "_ev_routing"):
             self.eh._ev_routing(self, {"event": "reroute", "gateway": previous_gateway,
                                        "targets": targets})
+        before = {gw: len(nodes) for gw, nodes in self.gwtargets.items()}
         try:
             self._launch(targets)
+            if self.eh is not None and hasattr(self.eh, "_ev_routing"):
+                # where they went (each gateway's share, or direct)
+                for gateway, nodes in list(self.gwtargets.items()):
+                    moved = NodeSet.fromlist(nodes) & targets
+                    if moved and len(nodes) > before.get(gateway, 0):
+                        self.eh._ev_routing(self, {"event": "relaunched", "gateway": gateway,
+                                                   "targets": moved})
         except RouteResolvingError as exc:
             self.logger.debug("relaunch of %s: %s", targets, exc)
             self._target_count += len(targets)
