@@ -16,7 +16,7 @@ from clusterpy.Defaults import Defaults
 from clusterpy.Event import EventHandler
 from clusterpy.Task import AlreadyRunningError, TimeoutError as TaskTimeoutError, task_self
 from clusterpy.Worker.Exec import ExecWorker
-from conftest import child_pids
+from _leaks import child_pids
 
 
 @pytest.fixture
