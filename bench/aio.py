@@ -22,6 +22,7 @@ message tree off in both).
 from time import perf_counter
 
 from bench._suite import Group, Metric, exec_task, nodes_range
+from bench.output import ev_read
 
 G = Group("aio", "clusterpy.aio beside task.run()")
 
@@ -55,21 +56,8 @@ def _spawn_aio(lib, nodes, fanout):
     return asyncio.run(main())
 
 
-def _lines_run(lib, nodes, command, lines):
-    class Count(lib.Event.EventHandler):
-        seen = 0
-
-        def ev_read(self, worker, node, sname, msg):
-            Count.seen += 1
-
-    task = exec_task(lib)
-    task.set_default("stdout_msgtree", False)
-    start = perf_counter()
-    task.shell(command, nodes=nodes_range(1, nodes), handler=Count())
-    task.run()
-    elapsed = perf_counter() - start
-    assert Count.seen == nodes * lines, Count.seen
-    return elapsed
+# task.run() with an ev_read handler counting lines: the output group's row
+_lines_run = ev_read
 
 
 def _lines_aio(lib, nodes, command, lines):

@@ -22,13 +22,13 @@ other class of those modules is ever built from the wire.
 """
 
 import base64
-import binascii
 import io
 import logging
 import os
 import pickle
 import xml.sax
-from typing import Any, Mapping
+import xml.sax.expatreader
+from typing import Any, Mapping, Optional
 from collections import deque
 from xml.sax import SAXParseException
 from xml.sax.handler import ContentHandler
@@ -41,14 +41,34 @@ ENCODING = "utf-8"
 
 DEFAULT_B64_LINE_LENGTH = 65536
 
-#: fixed so that every Python 3 gateway (and ClusterShell 1.10.1) reads it
+#: fixed so that every Python 3 gateway (and ClusterShell 1.10.1) reads it:
+#: protocol 4 is read by Python 3.4 and later, 5 only by 3.8 and later
 GW_PICKLE_PROTOCOL = 4
+
+#: the version of the tree protocol spoken, announced in the channel start
+#: tag (as ClusterShell 1.10.1 does) and in the configuration message
+PROTOCOL_VERSION = __version__
 
 LOGGER = logging.getLogger(__name__)
 
 
 class MessageProcessingError(Exception):
     """An incoming or outgoing message cannot be processed."""
+
+
+def version_mismatch(head: Optional[str], gateway: Optional[str],
+                     gateway_name: str) -> Optional[str]:
+    """The error text when a head announcing protocol version `head` and a
+    gateway `gateway_name` announcing `gateway` cannot talk, else None.
+    Versions of the same major.minor series (1.10.x) speak the same
+    messages and payloads; ClusterShell 1.10.1 only logs the peer's
+    version, so a peer of another series would fail later and obscurely."""
+    def series(version):
+        return tuple((version or "").split(".")[:2])
+    if head and gateway and series(head) == series(gateway):
+        return None
+    return ("tree protocol version mismatch: head speaks %s, gateway %s speaks %s"
+            % (head or "(none)", gateway_name, gateway or "(none)"))
 
 
 # --- the topology on the wire ------------------------------------------------
@@ -425,8 +445,12 @@ class Message(object):
         try:
             raw = base64.b64decode(self.data)
             return _unshadow(_WireUnpickler(io.BytesIO(raw)).load())
-        except (EOFError, TypeError, ValueError, AttributeError, ImportError, KeyError,
-                IndexError, pickle.UnpicklingError, binascii.Error) as exc:
+        except RecursionError:
+            raise MessageProcessingError("Message %s has an invalid payload (nested too deep)"
+                                         % self.ident)
+        except Exception as exc:  # noqa: BLE001 - whatever a bad pickle raises
+            # (EOFError, UnpicklingError, binascii.Error, struct.error,
+            # OverflowError, ...) is a protocol error of the channel
             raise MessageProcessingError("Message %s has an invalid payload (%s)"
                                          % (self.ident, exc))
 
@@ -472,8 +496,20 @@ class ConfigurationMessage(Message):
 
     def __init__(self, gateway=""):
         Message.__init__(self)
-        self.attr.update({"gateway": str})
+        self.attr.update({"gateway": str, "version": str})
         self.gateway = gateway
+        #: the head's protocol version (ClusterShell 1.10.1 heads do not
+        #: send it: None when read from them)
+        self.version = PROTOCOL_VERSION
+
+    def selfbuild(self, attributes: Mapping[str, str]) -> None:
+        attr = self.attr
+        self.attr = {key: conv for key, conv in attr.items() if key != "version"}
+        try:
+            Message.selfbuild(self, attributes)
+        finally:
+            self.attr = attr
+        self.version = attributes.get("version")
 
 
 class RoutedMessageBase(Message):

@@ -164,6 +164,8 @@ _SCHEMA: Tuple[_Schema, ...] = (
         "auto_tree": (True, _get_bool),
         "local_workername": ("exec", _get_str),
         "distant_workername": ("ssh", _get_str),
+        # tree mode: the module a head runs on its gateways (python -m ...)
+        "tree_gateway_module": ("clusterpy.Gateway", _get_str),
     }),
     ("_task_info", CFG_SECTION_TASK_INFO, {
         "debug": (False, _get_bool),

@@ -25,6 +25,7 @@ from clusterpy.Communication import Channel, ConfigurationMessage, ControlMessag
 from clusterpy.Communication import ACKMessage, ErrorMessage, StartMessage, EndMessage
 from clusterpy.Communication import StdOutMessage, StdErrMessage, RetcodeMessage
 from clusterpy.Communication import TimeoutMessage, RoutingMessage, MessageProcessingError
+from clusterpy.Communication import PROTOCOL_VERSION, version_mismatch
 from clusterpy.Engine.Engine import EngineAbortException
 from clusterpy.Event import EventHandler
 from clusterpy.NodeSet import NodeSet
@@ -135,6 +136,32 @@ class GatewayChannel(Channel):
         self._init()
         self.logger.debug("ready to accept channel communication")
 
+    # ending: what is queued (an ERR, the end tag) reaches the head before
+    # the stdio worker is aborted (an abort drops pending writes)
+
+    _queued = _written = 0
+    _draining = False
+
+    def _write_raw(self, data):
+        self._queued += len(data)
+        Channel._write_raw(self, data)
+
+    def ev_written(self, worker, node, sname, size):
+        self._written += size
+        if self._draining and self._written >= self._queued:
+            worker.abort()
+
+    def _close(self, abort=False):
+        if abort or self.worker is None or self._draining:
+            Channel._close(self, abort)
+            return
+        if self.opened:
+            self._write_raw(b"</channel>")
+        self.opened = self.setup = False
+        self._dead = self._draining = True
+        if self._written >= self._queued:
+            self.worker.abort()
+
     def close(self) -> None:
         """Close the channel."""
         self._close()
@@ -166,6 +193,11 @@ class GatewayChannel(Channel):
         if msg.type != ConfigurationMessage.ident:
             raise MessageProcessingError("unexpected message: %s" % msg)
         self.nodename = msg.gateway or _getshorthostname()
+        # the head's version: in the message (clusterpy), else its start tag
+        error = version_mismatch(msg.version or self._xml_reader.version, PROTOCOL_VERSION,
+                                 self.nodename)
+        if error is not None:
+            raise MessageProcessingError(error)
         self.topology = msg.data_decode()
         self.task.topology = self.topology
         self.logger.debug("gateway %s, topology:\n%s", self.nodename, self.topology)
@@ -266,6 +298,14 @@ def gateway_main() -> None:
     except Exception as exc:  # the gateway reports, then ends
         LOGGER.exception("Gateway failure: %s", exc)
     LOGGER.debug("gateway on %s done", host)
+
+
+def main() -> None:
+    """The ``clusterpy-gateway`` program: a gateway whatever its arguments,
+    so that a ClusterShell 1.10.1 head, which starts
+    ``$CLUSTERSHELL_GW_PYTHON_EXECUTABLE -m ClusterShell.Gateway -Bu``, runs
+    clusterpy's gateway with ``CLUSTERSHELL_GW_PYTHON_EXECUTABLE=clusterpy-gateway``."""
+    gateway_main()
 
 
 if __name__ == "__main__":

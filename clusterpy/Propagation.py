@@ -23,7 +23,7 @@ from clusterpy.Communication import Channel, ConfigurationMessage, ControlMessag
 from clusterpy.Communication import StdOutMessage, StdErrMessage, RetcodeMessage
 from clusterpy.Communication import TimeoutMessage, RoutingMessage, ErrorMessage
 from clusterpy.Communication import StartMessage, EndMessage, RoutedMessageBase
-from clusterpy.Communication import ENCODING
+from clusterpy.Communication import ENCODING, PROTOCOL_VERSION, version_mismatch
 from clusterpy.Defaults import DEFAULTS
 from clusterpy.NodeSet import NodeSet
 from clusterpy.Topology import TopologyError
@@ -230,8 +230,16 @@ class PropagationChannel(Channel):
             self.recv_cfg(msg)
         elif mtype == StartMessage.ident:
             self.opened = True
-            self.logger.debug("channel started (version %s on remote gateway)",
-                              self._xml_reader.version)
+            version = self._xml_reader.version
+            self.logger.debug("channel started (version %s on remote gateway)", version)
+            error = version_mismatch(PROTOCOL_VERSION, version, self.gateway)
+            if error is not None:
+                # unusable like an unreachable gateway: its nodes go to
+                # another gateway of the group, if any
+                self.logger.error("%s", error)
+                self._report_stderr(NodeSet(self.gateway), error.encode(ENCODING))
+                self._rc = os.EX_PROTOCOL
+                self._close(abort=True)
         else:
             self.logger.error("unexpected message: %s", msg)
 

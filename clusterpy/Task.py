@@ -283,6 +283,10 @@ class Task(object):
         from clusterpy.Topology import TopologyParser
         self.topology = TopologyParser(topology_file).tree(_getshorthostname())
         self.router = None      # made again from the new topology on first use
+        # tree mode's modules (xml.sax, pickle, tarfile...) load now, not
+        # in the first command's run
+        import clusterpy.Worker.Tree
+        import clusterpy.Communication  # noqa: F401
 
     def _default_router(self, router=None):
         """The task's router (made from its topology on first use), or

@@ -125,7 +125,7 @@ def _snapshot(task: Task, worker: Optional[Worker] = None) -> Result:
 
 
 def _closed(worker: Worker) -> bool:
-    return all(client._state == _CLOSED for client in worker._engine_clients())
+    return worker._ev_closed or all(client._state == _CLOSED for client in worker._engine_clients())
 
 
 #: task -> its running driver

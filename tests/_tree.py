@@ -15,7 +15,6 @@ import time
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-CS_PYTHON = "/work/csvenv/bin/python"
 
 
 def gateway_pids(logdir):
@@ -97,13 +96,17 @@ def tree_fixture(ssh_task, sshd, tmp_path, monkeypatch):
     setup = TreeSetup(ssh_task, sshd, tmp_path, monkeypatch)
     monkeypatch.setenv("CLUSTERSHELL_GW_LOG_DIR", setup.logdir)
     saved_grooming = ssh_task.info("grooming_delay")
+    saved_info = dict(ssh_task._info)
     yield setup
     task = ssh_task
     gateways = dict(task.gateways)
     task.topology = task.router = None
     task.gateways.clear()
     task.set_info("grooming_delay", saved_grooming)
-    task.set_default("tree_gateway_module", None)
+    # info keys a test set (tree_default:*, connect_timeout) do not leak
+    task._info.clear()
+    task._info.update(saved_info)
+    task.set_default("tree_gateway_module", "clusterpy.Gateway")
     task.set_default("distant_workername", "ssh")
     assert not gateways, "channels left open: %r" % gateways
     assert not wait_no_gateways(setup.logdir), "gateway processes left running"

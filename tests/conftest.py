@@ -12,25 +12,7 @@ import time
 
 import pytest
 
-from _leaks import reactor_leaks
-
-
-def open_fds():
-    """Set of fds open in this process."""
-    return set(int(fd) for fd in os.listdir("/proc/self/fd"))
-
-
-def child_pids():
-    """Pids of this process's children, whatever thread started them."""
-    pids = set()
-    base = "/proc/self/task"
-    for tid in os.listdir(base):
-        try:
-            with open(os.path.join(base, tid, "children")) as fh:
-                pids.update(int(p) for p in fh.read().split())
-        except OSError:
-            pass  # thread exited meanwhile
-    return pids
+from _leaks import child_pids, open_fds, reactor_leaks
 
 
 def _settle(check, timeout=2.0):

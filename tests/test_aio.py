@@ -10,12 +10,13 @@ import time
 import pytest
 
 from _sshd import recorder
+from _tree import tree_fixture  # noqa: F401 (the "tree" fixture)
 from clusterpy import aio
 from clusterpy.Defaults import Defaults
 from clusterpy.Event import EventHandler
 from clusterpy.Task import AlreadyRunningError, TimeoutError as TaskTimeoutError, task_self
 from clusterpy.Worker.Exec import ExecWorker
-from conftest import child_pids
+from _leaks import child_pids
 
 
 @pytest.fixture
@@ -415,7 +416,9 @@ def test_readme_example_runs(tmp_path):
                           timeout=60)
     assert proc.returncode == 0, proc.stderr.decode()
     out = proc.stdout.decode().splitlines()
-    assert out[:3] == ["n%d hello from n%d" % (i, i) for i in (1, 2, 3)]
+    # lines as they arrive: the nodes' order is the machine's
+    assert sorted(out[:3]) == ["n%d hello from n%d" % (i, i) for i in (1, 2, 3)]
+    assert sorted(out[3:6]) == ["n%d bye" % i for i in (1, 2, 3)]
     assert out[6:9] == ["3 b'n7' []", "slow nodes aborted", "{'here': 0}"]
 
 
@@ -546,3 +549,29 @@ def test_event_loop_in_another_thread():
     thread.start()
     thread.join(30)
     assert outcome["result"].buffers == {"t%d" % i: b"t%d" % i for i in (1, 2, 3)}
+
+
+def test_tree_worker_through_gateways(tree):
+    """Tree mode under asyncio: per-node lines and results relayed by a real
+    gateway on the test sshd, and a cancelled tree run leaves no gateway."""
+    from _tree import wait_no_gateways
+    from clusterpy.Worker.Tree import TreeWorker
+    tree.topology("127.0.0.2: 127.0.0.[10-11]")
+    task = tree.task
+
+    async def main():
+        worker = task.shell('echo "$SSH_CONNECTION" | cut -d" " -f3; exit 4',
+                            nodes="127.0.0.[10-11]")
+        assert isinstance(worker, TreeWorker)
+        seen = sorted([(node, line) async for node, line in aio.lines(worker)])
+        result = await aio.wait(worker)
+        slow = task.shell("sleep 30", nodes="127.0.0.[10-11]")
+        with pytest.raises(asyncio.TimeoutError):
+            await asyncio.wait_for(aio.wait(slow), 2)
+        return seen, result
+
+    seen, result = run(main())
+    assert seen == [("127.0.0.10", b"127.0.0.10"), ("127.0.0.11", b"127.0.0.11")]
+    assert result.retcodes == {"127.0.0.10": 4, "127.0.0.11": 4}
+    assert result.buffers["127.0.0.10"] == b"127.0.0.10"
+    assert not wait_no_gateways(tree.logdir)

@@ -82,3 +82,40 @@ def test_unreachable_gateway(clush):
     assert "cp-refused: " in err and "refused" in err
     assert "clush: n1: exited with exit code 76" in err
     assert "clush: n2: exited with exit code 76" in err
+
+
+def test_gateway_module_from_option_clush_conf_and_defaults_conf(clush, tmp_path):
+    """The gateway program's module: -O tree_gateway_module=..., then the
+    [Main] key of clush.conf, then [task.default] of defaults.conf."""
+    clush.topology("127.0.0.2: n[1-2]", root_to="127.0.0.2")
+    cfgdir = tmp_path / "cfg"
+    (cfgdir / "defaults.conf").write_text("[task.default]\ntree_gateway_module: fromdefaults\n")
+    out, err, rc = clush("-S", "-R", "exec", "-w", "n[1-2]", "-b", "true")
+    assert "No module named fromdefaults" in err, err
+    assert rc == os.EX_PROTOCOL
+    (cfgdir / "clush.conf").write_text("[Main]\ntree_gateway_module: fromclushconf\n")
+    out, err, rc = clush("-S", "-R", "exec", "-w", "n[1-2]", "-b", "true")
+    assert "No module named fromclushconf" in err, err
+    out, err, rc = clush("-O", "tree_gateway_module=clusterpy.Gateway", "-R", "exec",
+                         "-w", "n[1-2]", "-b", "echo ok")
+    assert (rc, out) == (0, "---------------\nn[1-2] (2)\n---------------\nok\n"), err
+
+
+def test_nodes_spread_over_the_gateways_that_answer(clush):
+    """A route of three gateways, one refusing connections: its nodes are
+    run again through the two others, every node ends, -v says where."""
+    clush.topology("cp-refused,127.0.0.[2-3]: n[1-12]", root_to="cp-refused,127.0.0.[2-3]")
+    out, err, rc = clush("-S", "-v", "-R", "exec", "-w", "n[1-12]", "-b",
+                         'echo "$SSH_CONNECTION" | cut -d" " -f3')
+    assert rc == 0, err
+    import re
+    groups = {value: nodes for nodes, value in
+              re.findall(r"-{15}\n(\S+) \(\d+\)\n-{15}\n(\S+)\n", out)}
+    assert set(groups) == {"127.0.0.2", "127.0.0.3"}, out
+    from clusterpy.NodeSet import NodeSet
+    spread = [NodeSet(nodes) for nodes in groups.values()]
+    assert len(spread[0]) == len(spread[1]) == 6 and spread[0] | spread[1] == NodeSet("n[1-12]")
+    assert "clush: rerouting commands for n[9-12] due to the failure of gateway cp-refused" \
+        in err, err
+    assert "clush: n[9-10]: now through gateway 127.0.0.2" in err and \
+        "clush: n[11-12]: now through gateway 127.0.0.3" in err, err

@@ -184,3 +184,141 @@ def test_gateway_error_message_after_setup(tree):
     task.resume()
     assert worker.node_error("127.0.0.2") == b"cannot run that"
     assert _rcs(worker) == {"127.0.0.[10-11]": os.EX_PROTOCOL}
+
+
+# --- a gateway lost mid-run: its process, its ssh, its sshd -------------------
+
+def _proc_ppid(pid):
+    with open("/proc/%d/stat" % pid) as fh:
+        return int(fh.read().rsplit(")", 1)[1].split()[1])
+
+
+def _proc_comm(pid):
+    with open("/proc/%d/comm" % pid) as fh:
+        return fh.read().strip()
+
+
+def _gateway_pid(tree, address):
+    """The gateway process serving `address` (its SSH_CONNECTION)."""
+    from _tree import gateway_pids
+    needle = (" %s %d" % (address, tree.sshd.port)).encode()
+    for pid in gateway_pids(tree.logdir):
+        try:
+            with open("/proc/%d/environ" % pid, "rb") as fh:
+                env = fh.read().split(b"\0")
+        except OSError:
+            continue
+        if any(item.startswith(b"SSH_CONNECTION=") and item.endswith(needle) for item in env):
+            return pid
+    return None
+
+
+def _victim(tree, address, what):
+    """The pid to signal: the gateway, the head's ssh to it, or the sshd
+    process serving that connection."""
+    pid = _gateway_pid(tree, address)
+    if pid is None:
+        from _tree import gateway_pids
+        info = []
+        for gpid in gateway_pids(tree.logdir):
+            with open("/proc/%d/environ" % gpid, "rb") as fh:
+                info.append([e for e in fh.read().split(b"\0") if e.startswith(b"SSH_C")])
+        raise AssertionError("no gateway at %s: %r" % (address, info))
+    if what == "gateway":
+        return pid
+    if what == "sshd":
+        while not _proc_comm(pid).startswith("sshd"):
+            pid = _proc_ppid(pid)
+        return pid
+    for entry in os.listdir("/proc"):       # what == "ssh": the head's child
+        if entry.isdigit():
+            try:
+                if _proc_ppid(int(entry)) != os.getpid() or _proc_comm(int(entry)) != "ssh":
+                    continue
+                with open("/proc/%s/cmdline" % entry, "rb") as fh:
+                    if address.encode() in fh.read().split(b"\0"):
+                        return int(entry)
+            except OSError:
+                continue
+    raise AssertionError("no ssh to %s" % address)
+
+
+def _marked(marker):
+    left = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open("/proc/%s/cmdline" % entry, "rb") as fh:
+                    if marker.encode() in fh.read():
+                        left.append(int(entry))
+            except OSError:
+                pass
+    return left
+
+
+class _Signal(Recorder):
+    """Sends `signum` to `what` of gateway `address` once its first node
+    printed its first line."""
+
+    def __init__(self, tree, address, what, signum):
+        Recorder.__init__(self)
+        self.args = tree, address, what, signum
+        self.pid = None
+
+    def ev_read(self, worker, node, sname, msg):
+        Recorder.ev_read(self, worker, node, sname, msg)
+        if self.pid is None and node == "127.0.0.10":
+            tree, address, what, signum = self.args
+            self.pid = _victim(tree, address, what)
+            os.kill(self.pid, signum)
+
+
+@pytest.mark.parametrize("what", ["gateway", "ssh", "sshd"])
+def test_gateway_lost_mid_run(tree, what):
+    """SIGKILL of a gateway, of the head's ssh to it, or of the sshd serving
+    it: its nodes end with 76, the others finish, nothing is left."""
+    import signal
+    tree.topology("127.0.0.2: 127.0.0.[10-11]", "127.0.0.3: 127.0.0.12",
+                  root_to="127.0.0.[2-3]")
+    task = tree.task
+    task.set_info("tree_default:distant_workername", "exec")
+    marker = "lost%s%d" % (what, os.getpid())
+    killer = _Signal(tree, "127.0.0.2", what, signal.SIGKILL)
+    worker = task.shell("echo start; sh -c 'sleep 1.5' %s; echo done" % marker,
+                        nodes="127.0.0.[10-12]", stderr=True, handler=killer)
+    start = time.monotonic()
+    task.resume()
+    assert time.monotonic() - start < 5
+    assert killer.pid is not None
+    assert _rcs(worker) == {"127.0.0.[10-11]": os.EX_PROTOCOL, "127.0.0.12": 0}
+    assert worker.node_buffer("127.0.0.10") == b"start"
+    # the commands of a gateway lost with SIGKILL end with their input
+    # (exec worker: its orphans run their course); nothing else is left
+    deadline = time.monotonic() + 3
+    while _marked(marker) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _marked(marker)
+
+
+def test_gateway_hung_mid_run(tree):
+    """The sshd serving a gateway stopped (SIGSTOP): with a command timeout
+    its nodes time out on the head, the others finish."""
+    import signal
+    tree.topology("127.0.0.2: 127.0.0.[10-11]", "127.0.0.3: 127.0.0.12",
+                  root_to="127.0.0.[2-3]")
+    task = tree.task
+    task.set_info("tree_default:distant_workername", "exec")
+    task.set_info("connect_timeout", 1)
+    stopper = _Signal(tree, "127.0.0.2", "sshd", signal.SIGSTOP)
+    worker = task.shell("echo start; sleep 1; echo done", nodes="127.0.0.[10-12]",
+                        timeout=1.5, handler=stopper)
+    start = time.monotonic()
+    try:
+        task.resume()
+    finally:
+        if stopper.pid is not None:
+            os.kill(stopper.pid, signal.SIGCONT)
+    assert time.monotonic() - start < 6
+    assert sorted(worker.iter_keys_timeout()) == ["127.0.0.10", "127.0.0.11"]
+    assert _rcs(worker) == {"127.0.0.12": 0}
+    assert worker.node_buffer("127.0.0.12") == b"start\ndone"

@@ -198,6 +198,9 @@ class OutputHandler(EventHandler):
         if "reroute" in arg.get("event", ""):
             self._display.vprint_err(VERB_STD, "clush: rerouting commands for {targets} due "
                                      "to the failure of gateway {gateway}".format(**arg))
+        elif arg.get("event") == "relaunched":
+            self._display.vprint_err(VERB_VERB, "clush: {targets}: now through gateway "
+                                     "{gateway}".format(**arg))
 
     def _exit_level(self):
         """Verbosity needed to see exit code and timeout messages."""
@@ -632,7 +635,8 @@ class _RunControl(EventHandler):
         self._written = []              # stdin given so far, for next attempts
         self._eof = False
         self._workers = []
-        for name in ("ev_start", "ev_read", "ev_error", "ev_written", "ev_timeout"):
+        for name in ("ev_start", "ev_read", "ev_error", "ev_written", "ev_timeout",
+                     "_ev_routing"):
             method = getattr(inner, name, None)
             if method is not None and method.__func__ is not getattr(EventHandler, name, None):
                 setattr(self, name, method)
@@ -1540,6 +1544,8 @@ def _configure_connections(task, config):
         value = getattr(config, key)
         if value:
             task.set_info(key, value)
+    if config.tree_gateway_module:
+        task.set_default("tree_gateway_module", config.tree_gateway_module)
 
 
 def _close_connections(task, parser, options, config, display, nodes, exclude):

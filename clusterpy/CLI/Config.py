@@ -315,6 +315,12 @@ class ClushConfig(ConfigParser):
         return self._get_mode_optional("command_prefix")
 
     @property
+    def tree_gateway_module(self) -> Optional[str]:
+        """The module run on the gateways in tree mode, or None (the task
+        default: clusterpy.Gateway)."""
+        return self._get_mode_optional("tree_gateway_module")
+
+    @property
     def password_prompt(self) -> bool:
         """Whether clush asks for a password to send on stdin."""
         return self._getboolean_mode_optional("password_prompt")

@@ -321,8 +321,16 @@ class TreeWorker(DistantWorker):
         if self.eh is not None and hasattr(self.eh, "_ev_routing"):
             self.eh._ev_routing(self, {"event": "reroute", "gateway": previous_gateway,
                                        "targets": targets})
+        before = {gw: len(nodes) for gw, nodes in self.gwtargets.items()}
         try:
             self._launch(targets)
+            if self.eh is not None and hasattr(self.eh, "_ev_routing"):
+                # where they went (each gateway's share, or direct)
+                for gateway, nodes in list(self.gwtargets.items()):
+                    moved = NodeSet.fromlist(nodes) & targets
+                    if moved and len(nodes) > before.get(gateway, 0):
+                        self.eh._ev_routing(self, {"event": "relaunched", "gateway": gateway,
+                                                   "targets": moved})
         except RouteResolvingError as exc:
             self.logger.debug("relaunch of %s: %s", targets, exc)
             self._target_count += len(targets)
@@ -458,10 +466,9 @@ class TreeWorker(DistantWorker):
             self._guard.invalidate()
             self._guard = None
         eh = self.eh
-        if eh is not None:
-            if self._has_timeout and hasattr(eh, "ev_timeout"):
-                eh.ev_timeout(self)
-            _eh_sigspec_invoke_compat(eh.ev_close, 2, self, self._has_timeout)
+        if eh is not None and self._has_timeout and hasattr(eh, "ev_timeout"):
+            eh.ev_timeout(self)
+        self._on_worker_close(self._has_timeout)
         engine = getattr(self.task, "_engine", None)
         if engine is not None and self._port in engine._ports:
             engine.remove(self._port)

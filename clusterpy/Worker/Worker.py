@@ -123,6 +123,8 @@ class Worker(object):
     _tap = None
     # callables called with the worker after its ev_close (clusterpy.aio)
     _closers = None
+    # set once its ev_close is given (a tree worker has no client to ask)
+    _ev_closed = False
 
     def __init__(self, handler):
         self.eh = handler
@@ -185,6 +187,7 @@ class Worker(object):
 
     def _on_worker_close(self, timeout):
         """The worker's last event: ev_close, then what waits for its end."""
+        self._ev_closed = True
         self._notify("ev_close", 2, timeout)
         closers, self._closers = self._closers, None
         for closer in closers or ():
