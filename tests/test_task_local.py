@@ -531,38 +531,12 @@ def test_select_replaced_errors_come_out_of_runloop(fake_select, caplog):
     assert "Increase RLIMIT_NOFILE?" in caplog.text
 
 
-def test_select_replaced_eintr_retries_and_commands_still_run(fake_select):
-    import errno
+def _echo_in_new_thread(engine):
+    """Run 'echo %h' on n[1-3] in the task_self() of a new thread made with
+    DEFAULTS.engine set to `engine`; return that task's engine name and its
+    sorted outputs."""
     import threading
     from clusterpy.Defaults import DEFAULTS
-
-    fake = fake_select(InterruptedError(errno.EINTR, "interrupted"), 2)
-    results = {}
-
-    def in_thread():
-        DEFAULTS.engine = "select"
-        try:
-            task = task_self()
-        finally:
-            DEFAULTS.engine = "auto"
-        worker = task.shell("echo %h", nodes="n[1-3]", remote=False)
-        task.run()
-        results["engine"] = task.info("engine")
-        results["out"] = sorted(bytes(m) for m, _ in worker.iter_buffers())
-        task.abort(kill=True)
-
-    thread = threading.Thread(target=in_thread)
-    thread.start()
-    thread.join()
-    assert results == {"engine": "select", "out": [b"n1", b"n2", b"n3"]}
-    # the two EINTR passes were started again, then each pass asked again
-    assert len(fake.calls) > 2 and all(c == ([], [], [], 0) for c in fake.calls)
-
-
-@pytest.mark.parametrize("engine", ["epoll", "poll", "select"])
-def test_each_engine_runs_commands(engine):
-    from clusterpy.Defaults import DEFAULTS
-    import threading
     results = {}
 
     def in_thread():
@@ -581,6 +555,22 @@ def test_each_engine_runs_commands(engine):
     thread.start()
     thread.join()
     assert DEFAULTS.engine == "auto"
+    return results
+
+
+def test_select_replaced_eintr_retries_and_commands_still_run(fake_select):
+    import errno
+
+    fake = fake_select(InterruptedError(errno.EINTR, "interrupted"), 2)
+    results = _echo_in_new_thread("select")
+    assert results == {"engine": "select", "out": [b"n1", b"n2", b"n3"]}
+    # the two EINTR passes were started again, then each pass asked again
+    assert len(fake.calls) > 2 and all(c == ([], [], [], 0) for c in fake.calls)
+
+
+@pytest.mark.parametrize("engine", ["epoll", "poll", "select"])
+def test_each_engine_runs_commands(engine):
+    results = _echo_in_new_thread(engine)
     assert results == {"engine": engine, "out": [b"n1", b"n2", b"n3"]}
 
 
