@@ -68,6 +68,15 @@ def big_set(lib, module, text):
          "measured as its run starts", key="pending-workers", metrics=_each("pending node"),
          args=dict(nodes=100000), quick=dict(nodes=10000))
 def pending_workers(lib, nodes):
+    def schedule(task):
+        task.shell("sleep 10", nodes=nodes_range(1, nodes))
+    return _pending(lib, schedule, nodes)
+
+
+def _pending(lib, schedule, count):
+    """Figures of `count` pending things that schedule(task) makes, taken by
+    a timer as the run starts (fanout 1: all but one wait), each one's share
+    of the growth in "each"."""
     task = exec_task(lib, fanout=1)
     figures = {}
 
@@ -77,10 +86,10 @@ def pending_workers(lib, nodes):
             task.abort(kill=True)
 
     before = _start()
-    task.shell("sleep 10", nodes=nodes_range(1, nodes))
+    schedule(task)
     task.timer(0.0, Measure())
     task.resume()
-    figures["each"] = figures["growth"] * 1024.0 / nodes
+    figures["each"] = figures["growth"] * 1024.0 / count
     return figures
 
 
@@ -88,21 +97,10 @@ def pending_workers(lib, nodes):
          "starts", key="pending-shells", metrics=_each("pending worker"),
          args=dict(workers=100000), quick=dict(workers=10000))
 def pending_shells(lib, workers):
-    task = exec_task(lib, fanout=1)
-    figures = {}
-
-    class Measure(lib.Event.EventHandler):
-        def ev_timer(self, timer):
-            figures.update(_figures(before))
-            task.abort(kill=True)
-
-    before = _start()
-    for _ in range(workers):
-        task.shell("sleep 10")
-    task.timer(0.0, Measure())
-    task.resume()
-    figures["each"] = figures["growth"] * 1024.0 / workers
-    return figures
+    def schedule(task):
+        for _ in range(workers):
+            task.shell("sleep 10")
+    return _pending(lib, schedule, workers)
 
 
 @G.child("{timers:,} one-shot task.timer(0), created then run", key="timers",
