@@ -59,6 +59,18 @@ def no_leaks(request):
     assert not problems, "; ".join(problems)
 
 
+@pytest.fixture
+def task():
+    """task_self(), its fanout restored afterwards; not left running.
+    (Modules needing another set-up define their own `task` fixture.)"""
+    from clusterpy.Task import task_self
+    task = task_self()
+    fanout = task.info("fanout")
+    yield task
+    task.set_info("fanout", fanout)
+    assert not task.running()
+
+
 def pytest_configure(config):
     config.addinivalue_line("markers",
                             "allow_leaks: skip the fd/child/thread leak check")

@@ -2,22 +2,10 @@
 its children; the other nodes wait in Python and go as children end."""
 import time
 
-import pytest
-
 from clusterpy.Engine.Engine import SPAWN_SLICE
 from clusterpy.Event import EventHandler
 from clusterpy.NodeSet import NodeSet
-from clusterpy.Task import task_self
 from clusterpy.Worker.Exec import ExecWorker
-
-
-@pytest.fixture
-def task():
-    task = task_self()
-    fanout = task.info("fanout")
-    yield task
-    task.set_info("fanout", fanout)
-    assert not task.running()
 
 
 class Watch(EventHandler):

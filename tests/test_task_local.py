@@ -17,15 +17,6 @@ from clusterpy.Worker.Worker import FANOUT_UNLIMITED, WorkerError
 from _events import Recorder
 
 
-@pytest.fixture
-def task():
-    task = task_self()
-    fanout = task.info("fanout")
-    yield task
-    task.set_info("fanout", fanout)
-    assert not task.running()
-
-
 def test_local_buffer_and_retcode(task):
     worker = task.shell("echo hello; echo world")
     task.run()
