@@ -387,6 +387,10 @@ class Channel(EventHandler):
             self.logger.error("SAXParseException: %s: %s", exc.getMessage(), msg)
             self._fatal(node, exc.getMessage(), "Parse error: %s" % exc.getMessage())
             return
+        except LookupError as exc:     # expat: an unknown encoding in the XML declaration
+            self.logger.error("Parse error: %s: %s", exc, msg)
+            self._fatal(node, str(exc), "Parse error: %s" % exc)
+            return
         except MessageProcessingError as exc:
             self.logger.error("MessageProcessingError: %s (initiator=%s)", exc, self.initiator)
             self._fatal(node, str(exc), str(exc))
