@@ -169,7 +169,8 @@ enum {
 };
 
 struct cp_counters {
-    int32_t slots;        /* live ids of any kind */
+    int32_t slots;        /* live ids of any kind (not counting ended
+                             children kept until the next cp_poll()) */
     int32_t fds;          /* fds owned or watched (pipes, pidfds, user fds) */
     int32_t children;     /* started and not yet reaped */
     int32_t pending;      /* spawn requests waiting for fanout room */

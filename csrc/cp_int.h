@@ -363,7 +363,6 @@ struct cp_reactor {
     int32_t ev_n, ev_cap;
     char *arena;
     int32_t arena_used, arena_cap;
-    int in_pass;
     int more;                       /* the last pass left work behind */
 
     cp__child *children;            /* started, not yet ended */

@@ -4,13 +4,13 @@
  * Theory of operation
  * -------------------
  * cp_poll() is one pass:
+ *   0. free what was retired since the last pass (the ids of children
+ *      that ended go stale now: Python has seen their batch);
  *   1. choose the wait: 0 when work is already at hand (the last pass ran
  *      out of room, a refill is possible), else the caller's timeout capped
  *      by the next timer;
  *   2. wait (the only place that returns -EINTR: Python runs its signal
  *      handlers, then calls again);
- *   0. free what was retired since the last pass (the ids of children
- *      that ended go stale now: Python has seen their batch);
  *   3. hand each ready watch to its owner (w->ops->serve: the wake-up
  *      eventfd here, child pipes and pidfds in child.c, user fds in
  *      userfd.c), in the order the backend reported them;
@@ -281,7 +281,6 @@ int cp_poll(cp_reactor *r, int timeout_ms, int32_t *ev, int32_t ev_cap,
     r->arena_cap = arena_cap;
     r->arena_used = 0;
     r->more = 0;
-    r->in_pass = 1;
     for (int i = 0; i < n; i++) {
         cp__watch *w = r->ready[i].w;
         uint32_t e = r->ready[i].ev & w->want;
@@ -298,7 +297,6 @@ int cp_poll(cp_reactor *r, int timeout_ms, int32_t *ev, int32_t ev_cap,
         r->more = 1;
     if (cp__refill(r) < 0)
         r->more = 1;
-    r->in_pass = 0;
     *arena_used = r->arena_used;
     r->ev = NULL;
     r->arena = NULL;
