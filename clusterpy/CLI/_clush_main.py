@@ -24,7 +24,8 @@ def _parse_options():
 
 
 def _configure(optparser, options):
-    """clush.conf, logging, the display and the default group source."""
+    """clush.conf, logging, the display, the default group source; the
+    target nodes."""
     set_std_group_resolver_config(options.groupsconf)
     config = ClushConfig(options, options.conf)
     _clush_setup.set_logging(config.verbosity)
@@ -34,7 +35,7 @@ def _configure(optparser, options):
         optparser.error("option mismatch (%s)" % exc)
     if options.groupsource:
         std_group_resolver().default_source_name = options.groupsource
-    return config, display
+    return config, display, _select_nodes(optparser, options, config, display)
 
 
 def _select_nodes(optparser, options, config, display):
@@ -51,6 +52,17 @@ def _select_nodes(optparser, options, config, display):
     nodes = _clush_options.target_nodes(optparser, options, config, display, nodes, exclude)
     _clush_setup.set_fdlimit(config.fd_max, display)
     return nodes
+
+
+def _build_run(optparser, options, args, config, display, nodes, forced):
+    """The run and its first job (see _job()): the session mode, the run
+    on its Task, the run mode applied, the Task set up."""
+    interactive, user_interaction = _session(optparser, options, args, config, display,
+                                             forced)
+    run = _new_run(options, config, display, nodes, user_interaction)
+    args = _apply_mode(run, options, config, args)
+    _set_up_task(run, options, config, interactive)
+    return run, _job(optparser, options, args, config, run, nodes)
 
 
 def _session(optparser, options, args, config, display, forced):
@@ -196,12 +208,7 @@ def main(user_interaction=False):
     sys.excepthook = clush_excepthook
     _clush_interrupt.catch_end_signals()
     optparser, options, args = _parse_options()
-    config, display = _configure(optparser, options)
-    nodes = _select_nodes(optparser, options, config, display)
-    interactive, user_interaction = _session(optparser, options, args, config, display,
-                                             user_interaction)
-    run = _new_run(options, config, display, nodes, user_interaction)
-    args = _apply_mode(run, options, config, args)
-    _set_up_task(run, options, config, interactive)
-    _execute(run, nodes, _job(optparser, options, args, config, run, nodes))
+    config, display, nodes = _configure(optparser, options)
+    run, job = _build_run(optparser, options, args, config, display, nodes, user_interaction)
+    _execute(run, nodes, job)
     clush_exit(run.exit_status(config.maxrc), run.task)
