@@ -209,17 +209,21 @@ def tty_loop(run, nodeset):
     return _tty_loop(run, nodeset, lambda prompt, running: _read_line(prompt))
 
 
+def _interactive_readline(display):
+    """readline set up for the prompt (None if there is none)."""
+    try:
+        import readline
+        readline_setup()
+    except ImportError:
+        readline = None
+    display.vprint(VERB_STD, "Enter 'quit' to leave this interactive mode")
+    return readline
+
+
 def _tty_loop(run, nodeset, read_line):
     interactive = run.interactive
     display = run.display
-    readline = None
-    if interactive:
-        try:
-            import readline
-            readline_setup()
-        except ImportError:
-            readline = None
-        display.vprint(VERB_STD, "Enter 'quit' to leave this interactive mode")
+    readline = _interactive_readline(display) if interactive else None
     ns = NodeSet(nodeset)
     show_ns = True
     line = ""
@@ -249,15 +253,22 @@ def _tty_loop(run, nodeset, read_line):
             raise stop_command(run, ns, getattr(error, "signum", signal.SIGINT))
         if run.running:
             _running_report(run.task, display)
-            continue
-        ns, done, show_ns = _prompt_command(run, ns, line)
-        if done:
-            continue
-        if line.lower().startswith("!") and line.strip():
-            start_command(run, line[1:], None)
-        elif line.lower() != "quit" and line:
-            if readline is not None:
-                readline.write_history_file(get_history_file())
-            if run.command_prefix:
-                line = "%s %s" % (" ".join(prefix_words(run)), line)
-            start_command(run, line, ns)
+        else:
+            ns, show_ns = _prompt_line(run, ns, line, readline)
+
+
+def _prompt_line(run, ns, line, readline):
+    """A line read while no command runs: a session change, !COMMAND, or
+    a command for the nodes `ns`.  Returns (ns, show_ns)."""
+    ns, done, show_ns = _prompt_command(run, ns, line)
+    if done:
+        return ns, show_ns
+    if line.lower().startswith("!") and line.strip():
+        start_command(run, line[1:], None)
+    elif line.lower() != "quit" and line:
+        if readline is not None:
+            readline.write_history_file(get_history_file())
+        if run.command_prefix:
+            line = "%s %s" % (" ".join(prefix_words(run)), line)
+        start_command(run, line, ns)
+    return ns, show_ns
