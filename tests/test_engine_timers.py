@@ -199,3 +199,20 @@ def test_an_interval_set_by_its_handler_makes_a_one_shot_repeat(task):
     task.run()
     assert Retime.fired == 300
     _no_timer_left(task)
+
+
+def test_timer_attributes_as_given(task):
+    class Quiet(EventHandler):
+        def ev_timer(self, timer):
+            pass
+
+    handler = Quiet()
+    plain = task.timer(1.0, handler)
+    closing = task.timer(2, handler, interval=3, autoclose=True)
+    assert (plain.fire_delay, plain.interval, plain.autoclose, plain.eh) == \
+        (1.0, -1.0, False, handler)
+    assert (closing.fire_delay, closing.interval, closing.autoclose) == (2, 3, True)
+    plain.invalidate()
+    closing.invalidate()
+    assert not plain.is_valid() and not closing.is_valid()
+    _no_timer_left(task)

@@ -168,19 +168,23 @@ class EngineBaseTimer(object):
 class EngineTimer(EngineBaseTimer):
     """A timer calling ``handler.ev_timer(timer)`` when it fires.
 
-    Its state lives in slots (one 96-byte object, no dict, a timer may be
-    one of 100k); the ``__dict__`` slot still takes any attribute a user
-    sets on it, the dict being made on the first one.
+    Its state lives in slots (a timer may be one of 100k: 112 bytes in all
+    on CPython 3.11), but for `autoclose`, a class default unless set; the
+    ``__dict__`` slot takes any other attribute a user sets on it, as the
+    instance dict of a ClusterShell timer would.
     """
 
-    __slots__ = ("fire_delay", "interval", "autoclose", "eh", "_engine", "_tid",
+    __slots__ = ("fire_delay", "interval", "eh", "_engine", "_tid",
                  "__dict__", "__weakref__")
+
+    autoclose = False
 
     def __init__(self, fire_delay, interval, autoclose, handler):
         # EngineBaseTimer.__init__, inlined: task.timer() is a hot path
         self.fire_delay = -1.0 if fire_delay is None else fire_delay
         self.interval = interval
-        self.autoclose = autoclose
+        if autoclose is not False:
+            self.autoclose = autoclose
         self.eh = handler
         self._engine = None
         self._tid = 0
