@@ -342,15 +342,17 @@ class Reactor:
         """A timer firing after delay seconds, then every interval if > 0."""
         return self._call(lib.cp_timer_add, delay, interval)
 
-    def timer_add_many(self, spec) -> list:
-        """Timers from a flat sequence of (delay, interval) pairs, in one
-        call; returns their ids."""
-        spec = array("d", spec)
+    def timer_add_many(self, spec) -> "array[int]":
+        """Timers from a flat sequence of (delay, interval) pairs (an
+        array("d") is used as it is), in one call; returns their ids, as an
+        array("i") (no int object per timer until read)."""
+        if not isinstance(spec, array) or spec.typecode != "d":
+            spec = array("d", spec)
         n = len(spec) // 2
         ids = array("i", bytes(4 * n))
         self._call(lib.cp_timer_add_many, ffi.from_buffer("double[]", spec), n,
                    ffi.from_buffer("int32_t[]", ids))
-        return ids.tolist()
+        return ids
 
     def timer_set(self, id: int, delay: float, interval: float = 0.0) -> None:
         """Re-arm an armed timer."""
