@@ -99,7 +99,9 @@ void cp__slots_flush(cp__slots *s, void (*free_obj)(void *, int, void *),
                      void *ctx);
 
 /* ------------------------------------------------------------------ */
-/* heap.c: timer min-heap ordered by (deadline, seq) */
+/* heap.c: armed timers in (deadline, seq) order: a sorted ring of timers
+ * armed at or after the latest deadline in it (bursts, equal delays) beside
+ * a binary min-heap for the others; the top is the earlier of the two. */
 
 typedef struct cp__timer cp__timer;
 
@@ -117,26 +119,48 @@ struct cp__timer {
     int64_t deadline;       /* CLOCK_MONOTONIC ns */
     uint64_t seq;           /* arming order: FIFO among equal deadlines */
     int64_t interval;       /* ns, 0 = one-shot */
-    int32_t hidx;           /* index in the heap, -1 when not armed */
+    int32_t hidx;           /* -1 when not armed; else a heap index, or
+                             * CP__IN_RING | a ring position */
     int32_t id;             /* user timers: the slot id */
     const cp__timer_ops *ops;
     void *owner;            /* the owner's object (a child for its timers) */
 };
 
+#define CP__IN_RING 0x40000000
+
 typedef struct cp__heap {
-    cp__timer **v;
-    int32_t n, cap;
+    cp__timer **hv;         /* the binary heap */
+    int32_t hn, hcap;
+    cp__timer **ring;       /* sorted run; removed entries are NULL holes */
+    uint32_t rhead, rtail;  /* positions are (counter & rmask); the entries
+                             * at rhead and rtail - 1 are never holes */
+    uint32_t rmask;         /* ring capacity - 1 (a power of two), or 0 */
+    int32_t n;              /* armed timers: heap + ring (not the holes) */
     uint64_t seq;
 } cp__heap;
 
 void cp__heap_init(cp__heap *h);
+/* Disarm every timer (hidx = -1), then forget them: nothing is freed. */
 void cp__heap_fini(cp__heap *h);
+/* Disarm every timer, calling each(ctx, t) after disarming t (each may
+ * free t); the heap stays usable and empty. */
+void cp__heap_clear(cp__heap *h, void (*each)(void *ctx, cp__timer *t),
+                    void *ctx);
 /* Arm t at `deadline` (removing it first if armed): 0 or -ENOMEM. */
 int cp__heap_arm(cp__heap *h, cp__timer *t, int64_t deadline);
 void cp__heap_remove(cp__heap *h, cp__timer *t);
+static inline int cp__timer_before(const cp__timer *a, const cp__timer *b)
+{
+    return a->deadline < b->deadline
+        || (a->deadline == b->deadline && a->seq < b->seq);
+}
 static inline cp__timer *cp__heap_top(const cp__heap *h)
 {
-    return h->n ? h->v[0] : NULL;
+    cp__timer *a = h->hn ? h->hv[0] : NULL;
+    if (h->rhead == h->rtail)
+        return a;
+    cp__timer *b = h->ring[h->rhead & h->rmask];
+    return a && cp__timer_before(a, b) ? a : b;
 }
 
 /* ------------------------------------------------------------------ */

@@ -113,17 +113,18 @@ int cp_timer_cancel(cp_reactor *r, int32_t id)
     return 0;
 }
 
+static void drop_one(void *ctx, cp__timer *t)
+{
+    cp_reactor *r = ctx;
+    if (t->ops == &user_ops) {
+        cp__slot_free(&r->slots, t->id);
+        free(t);
+    }
+}
+
 void cp__timers_drop_all(cp_reactor *r)
 {
-    for (int32_t i = 0; i < r->heap.n; i++) {
-        cp__timer *t = r->heap.v[i];
-        t->hidx = -1;
-        if (t->ops == &user_ops) {
-            cp__slot_free(&r->slots, t->id);
-            free(t);
-        }
-    }
-    r->heap.n = 0;
+    cp__heap_clear(&r->heap, drop_one, r);
 }
 
 int cp__timers_expire(cp_reactor *r)
