@@ -48,15 +48,18 @@ class EngineClientStream(object):
     """A named stream of a client: a file descriptor read (E_READ) or
     written (E_WRITE).  A retained stream keeps its client alive."""
 
+    # ClusterShell's fields that nothing here reads or writes any more (the
+    # reactor buffers and polls): class defaults, for code that looks at them
+    rbuf = b""
+    events = 0
+    new_events = 0
+
     def __init__(self, name, sfile=None, evmask=0):
         self.name = name
         self.fd = None
-        self.rbuf = b""
         self.wbuf = b""
         self.eof = False
         self.evmask = evmask
-        self.events = 0
-        self.new_events = 0
         self.retain = False
         self.closefd = False
         self._cid = 0

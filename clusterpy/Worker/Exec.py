@@ -91,10 +91,6 @@ class ExecClient(_ProcessClient):
         for node in _each(nodes):
             self.worker._on_node_close(node, rc)
 
-    def _on_nodeset_msgline(self, nodes, msg, sname):
-        for node in _each(nodes):
-            self.worker._on_node_msgline(node, msg, sname)
-
 
 class CopyClient(ExecClient):
     """Copies `source` to `dest` locally with cp (reversed for a reverse

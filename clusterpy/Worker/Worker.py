@@ -555,11 +555,6 @@ class StreamWorker(Worker):
         """Set the key under which this worker's results are kept."""
         self.clients[0].key = key
 
-    def _on_msgline(self, key, msg, sname):
-        if self._tap is not None:
-            self._tap(key, sname, msg)
-        self._on_line(key, msg, sname, sname == "stderr")
-
     def _debug_line(self, key, msg, sname):
         return "LINE %s" % (msg,)
 
