@@ -11,7 +11,8 @@ Task holds no fd.
 
 One loop pass: queued clients go to C in one batch (spawn requests carry
 their fanout group: 0 for the Task's fanout, or a Worker's own group), one
-``poll_view()`` returns a batch of records, and each record is dispatched by id
+``poll_batch()`` returns a batch of records (decoded into columns by
+clusterpy._reactor, which alone knows their layout), and each record is dispatched by id
 to the client, port or timer it belongs to (a record's lines are sliced out of
 the arena buffer as bytes, one copy, valid past the next poll).  Records for ids that are no longer
 known (a worker aborted by an earlier record of the same batch) are dropped.
@@ -199,7 +200,7 @@ class Engine(object):
         self._fanout = None     # fanout applied to the reactor's group 0
         self._reactor = None
         self._reactor_lock = threading.Lock()
-        self._batch = ()        # records of the batch being dispatched
+        self._batch = _r.EMPTY_BATCH    # the batch being dispatched
         self._batch_status = None   # its exit statuses by id, made on demand
         self.evlooprefcnt = 0
         self.running = False
@@ -720,23 +721,23 @@ class Engine(object):
             self._arm_timers()
         if self.info.get("fanout", 64) != self._fanout:
             self._sync_fanout()
-        # poll_view: arena slices are bytes, one copy each
-        records, arena = self._reactor.poll_view(wait)
-        self._batch = records
+        # the batch in columns (_reactor decodes it); arena slices are
+        # bytes, one copy each
+        batch = self._reactor.poll_batch(wait)
+        types, streams, cids, avals, bvals, arena = batch
+        self._batch = batch
         self._batch_status = None
         ids = self._ids
         ids_get = ids.get
         exited = []
-        it = iter(records)
-        for kind, cid, a, b in zip(it, it, it, it):
+        for etype, cid, stream, a, b in zip(types, cids, streams, avals, bvals):
             target = ids_get(cid)
             if target is None:
-                if kind == EV_WAKE:
+                if etype == EV_WAKE:
                     self.snoop_ports()
                 continue
-            etype = kind & 0xFF
             if etype == EV_LINES:
-                target._cp_lines(kind >> 8, arena[a:a + b])
+                target._cp_lines(stream, arena[a:a + b])
             elif etype == EV_EXIT or etype == EV_SPAWNERR:
                 del ids[cid]
                 target._cp_exited(a, etype == EV_SPAWNERR)
@@ -752,15 +753,15 @@ class Engine(object):
                     exited = []
                 self._timer_fired(target, cid, a)
             elif etype == EV_EOF:
-                target._cp_eof(kind >> 8)
+                target._cp_eof(stream)
             elif etype == EV_WRITTEN:
-                target._cp_written(kind >> 8, a)
+                target._cp_written(stream, a)
             elif etype == EV_WCLOSED:
-                target._cp_wclosed(kind >> 8, a)
+                target._cp_wclosed(stream, a)
             elif etype == EV_TIMEOUT:
                 target._timedout = True
             elif etype == EV_DATA:
-                target._cp_data(kind >> 8, arena[a:a + b])
+                target._cp_data(stream, arena[a:a + b])
         if exited:
             self._close_exited(exited)
 
@@ -771,15 +772,7 @@ class Engine(object):
         every client of a large batch costs one pass over it, not one each."""
         status = self._batch_status
         if status is None:
-            status = self._batch_status = {}
-            records = self._batch
-            EV_EXIT, EV_SPAWNERR = _r.CP_EV_EXIT, _r.CP_EV_SPAWNERR
-            for i in range(0, len(records), 4):
-                etype = records[i] & 0xFF
-                if etype == EV_EXIT:
-                    status[records[i + 1]] = records[i + 2]
-                elif etype == EV_SPAWNERR:
-                    status[records[i + 1]] = None
+            status = self._batch_status = _r.exit_statuses(self._batch)
         return status.get(cid)
 
     def _close_exited(self, exited):
