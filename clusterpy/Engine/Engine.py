@@ -69,6 +69,22 @@ _NEW, _PENDING, _RUNNING, _EXITED, _CLOSED = range(5)
 SPAWN_SLICE = 256
 
 
+def _count(line):
+    """The number of clients of a held line (clients and sources)."""
+    return sum(len(item) if item.__class__ is ClientSource else 1 for item in line)
+
+
+def _fits(line, room):
+    """Whether the clients of a held line (clients and sources) number at
+    most `room` (counted no further than that)."""
+    count = 0
+    for item in line:
+        count += len(item) if item.__class__ is ClientSource else 1
+        if count > room:
+            return False
+    return True
+
+
 class EngineException(Exception):
     """Base engine exception."""
 
@@ -178,6 +194,63 @@ class _SignalPipe(object):
 _SIGNAL_PIPE = _SignalPipe()
 
 
+class ClientSource(object):
+    """The clients of one worker, made on demand: a worker of 100,000 nodes
+    has no client object for a node before the engine is about to spawn it
+    (or something asks for every client: Engine.clients(), an abort).
+
+    `owner._cp_make()` returns the worker's next client, in order; `count`
+    is how many it will make; `autoclose` is theirs.  Once the source is added to an
+    engine, a client made ahead of its turn (make_all()) is registered at
+    once and waits in `made` for its turn in the fanout queue.
+    """
+
+    __slots__ = ("owner", "left", "made", "autoclose", "engine", "refs")
+
+    def __init__(self, owner, count, autoclose):
+        self.owner = owner
+        self.left = count       # clients not made yet
+        self.made = None        # deque of clients made ahead of their turn
+        self.autoclose = autoclose
+        self.engine = None
+        self.refs = 0           # evlooprefcnt held for the clients not made
+
+    def __len__(self):
+        return self.left + (len(self.made) if self.made else 0)
+
+    def _make(self, count):
+        """Make up to `count` new clients (registered if added)."""
+        count = min(count, self.left)
+        self.left -= count
+        make = self.owner._cp_make
+        engine = self.engine
+        clients = [make() for _ in range(count)]
+        if engine is not None:
+            for client in clients:
+                engine._adopt(client, self)
+        return clients
+
+    def take(self, count):
+        """Up to `count` clients whose turn it is (made ahead first)."""
+        made = self.made
+        taken = []
+        while made and len(taken) < count:
+            taken.append(made.popleft())
+        if len(taken) < count and self.left:
+            taken += self._make(count - len(taken))
+        return taken
+
+    def make_all(self):
+        """Make every client left (ahead of their turn, if added)."""
+        if not self.left:
+            return
+        clients = self._make(self.left)
+        if self.engine is not None:
+            if self.made is None:
+                self.made = deque()
+            self.made.extend(clients)
+
+
 class Engine(object):
     """The event loop of a Task (see the module documentation)."""
 
@@ -241,8 +314,17 @@ class Engine(object):
     # bookkeeping
 
     def clients(self):
-        """A copy of the set of clients."""
+        """A copy of the set of clients (every client of a ClientSource is
+        made for it)."""
+        self._make_all()
         return set(self._clients)
+
+    def _make_all(self):
+        """Make the clients that sources hold back (ClientSource)."""
+        for line in list(self._held.values()):
+            for item in list(line):
+                if item.__class__ is ClientSource:
+                    item.make_all()
 
     def ports(self):
         """A copy of the set of ports."""
@@ -275,6 +357,40 @@ class Engine(object):
             if self.running:
                 self._start_port(client)
 
+    def add_worker(self, worker) -> None:
+        """Add the clients of a worker: the ones it made, then its source
+        of clients made on demand, if it has one (Worker._engine_parts)."""
+        clients, source = worker._engine_parts()
+        for client in clients:
+            self.add(client)
+        if source is not None and len(source):
+            self._add_source(source, worker)
+
+    def _add_source(self, source, worker):
+        """Hold a ClientSource in its worker's fanout queue: its clients are
+        made as their turn comes (see _feed)."""
+        source.engine = self
+        if not source.autoclose:
+            source.refs = source.left
+            self.evlooprefcnt += source.left
+        key = None if worker is None or worker._fanout is FANOUT_DEFAULT else worker
+        line = self._held.get(key)
+        if line is None:
+            line = self._held[key] = deque()
+        line.append(source)
+        if self.running and self._driver is not None:
+            self._driver.kick()
+
+    def _adopt(self, client, source):
+        """Register a client its source just made (it takes over one of the
+        source's references)."""
+        client._set_engine(self)
+        self._clients[client] = None
+        client._state = _NEW
+        if source.refs > 0 and not client.autoclose:
+            source.refs -= 1
+            client._refs = 1
+
     def remove(self, client, abort=False, did_timeout=False) -> None:
         """Remove a client (or port), closing it."""
         if client.delayable:
@@ -291,6 +407,7 @@ class Engine(object):
         Every one is removed even if a handler raises on the way; the first
         exception is raised at the end."""
         failure = None
+        self._make_all()
         doomed = list(self._clients) + (list(self._ports) if clear_ports else [])
         self._held = {}
         for client in doomed:
@@ -349,7 +466,7 @@ class Engine(object):
         for key, line in list(self._held.items()):
             limit = fanout if key is None else key._fanout
             if limit is None or limit <= 0:     # no limit: everything now
-                room = len(line)
+                room = _count(line)
             else:
                 if key is None:
                     live = self._live0
@@ -357,14 +474,21 @@ class Engine(object):
                     entry = self._groups.get(key)
                     live = entry[1] if entry is not None else 0
                 room = limit + max(SPAWN_SLICE, limit) - live
-                if room < SPAWN_SLICE // 2 and room < len(line):
+                if room < SPAWN_SLICE // 2 and not _fits(line, room):
                     continue
             batch = []
             popleft = line.popleft
             while line and len(batch) < room:
-                client = popleft()
-                if client._state == _NEW:
-                    batch.append(client)
+                item = line[0]
+                if item.__class__ is ClientSource:
+                    taken = item.take(room - len(batch))
+                    if not len(item):
+                        popleft()
+                    batch += [client for client in taken if client._state == _NEW]
+                    continue
+                popleft()
+                if item._state == _NEW:
+                    batch.append(item)
             if not line:
                 del self._held[key]
             if batch:
@@ -384,7 +508,7 @@ class Engine(object):
             if not client._group:
                 self._live0 += 1
             if client._wqueue or client._weof:
-                client._cp_flush_writes(reactor)
+                client._cp_flush_writes(self)
 
     def _requests(self, queued, spawning):
         """The spawn requests of the queued process clients, one at a time
@@ -396,7 +520,7 @@ class Engine(object):
             request = client._cp_request()
             if request is None:
                 client._state = _RUNNING
-                client._cp_register(self._reactor, self._ids)
+                client._cp_register(self)
                 continue
             spawning.append(client)
             argv, env, cwd, flags, timeout = request
@@ -419,7 +543,7 @@ class Engine(object):
         try:
             if state in (_PENDING, _RUNNING):
                 # unfinished lines are delivered unless the user aborted
-                client._cp_abort(self._reactor, self._ids, did_timeout or not abort)
+                client._cp_abort(self, did_timeout or not abort)
         finally:
             self._retire(client)
         client._close(abort, did_timeout)
@@ -430,6 +554,86 @@ class Engine(object):
         self.evlooprefcnt -= client._refs
         client._refs = 0
         self._leave_group(client)
+
+    # what clients ask of the reactor: through these methods only, so that
+    # the engine stays the one writer of ids, counts and reactor calls
+
+    def write(self, cid, data, stream) -> None:
+        """Queue `data` for stream `stream` of reactor id `cid`."""
+        self._reactor.write(cid, data, stream)
+
+    def write_many(self, cids, data, stream) -> int:
+        """Queue the same `data` for several ids (stale ones skipped)."""
+        return self._reactor.write_many(cids, data, stream)
+
+    def write_eof(self, cid, stream) -> None:
+        """Close stream `stream` of `cid` once its queue has drained."""
+        self._reactor.write_eof(cid, stream)
+
+    def _watch_fd(self, target, fd, flags):
+        """Watch a user fd for `target` (a RecordTarget); returns its id."""
+        sid = self._reactor.fd_add(fd, flags)
+        self._ids[sid] = target
+        return sid
+
+    def _forget(self, rid):
+        """Drop a reactor id whose slot C ended (EOF, WCLOSED); returns
+        whether it was still known."""
+        return self._ids.pop(rid, None) is not None
+
+    def _unwatch_fd(self, sid, flush_lines=None):
+        """Stop watching user fd `sid` now, if it is still known; with
+        `flush_lines`, give it the stream's unfinished last line first."""
+        if sid not in self._ids:
+            return
+        if flush_lines is not None:
+            try:
+                partial = self._reactor.partial(sid)
+            except OSError:
+                partial = b""
+            if partial:
+                flush_lines(partial)
+        del self._ids[sid]
+        try:
+            self._reactor.fd_remove(sid)
+        except OSError:
+            pass    # its slot ended in this very batch (EOF/WCLOSED)
+
+    def _knows(self, rid):
+        """Whether reactor id `rid` is live in this engine."""
+        return rid in self._ids
+
+    def _abort_child(self, cid):
+        """End child `cid` now, with no further record for it; returns its
+        exit status (None if it never started), or False if the id was
+        not live."""
+        if self._ids.pop(cid, None) is None:
+            return False
+        try:
+            return self._reactor.abort(cid)
+        except OSError:
+            # reaped in C already: its exit record is in the current batch
+            return self._batch_exit_status(cid)
+
+    def _ref(self, client):
+        """One more reference of `client` keeping the loop running."""
+        client._refs += 1
+        self.evlooprefcnt += 1
+
+    def _unref(self, client):
+        """Drop one reference of `client`, if it holds one."""
+        if client._refs > 0:
+            client._refs -= 1
+            self.evlooprefcnt -= 1
+
+    def _arm_timeout(self, client):
+        """Arm a client's own timeout timer (it is an EngineBaseTimer whose
+        fire_delay is its timeout)."""
+        self._timer_schedule(client)
+
+    def _disarm_timeout(self, client):
+        if client._armed:
+            self._timer_disarm(client)
 
     # ports
 
@@ -650,10 +854,17 @@ class Engine(object):
         before they started)."""
         self._queued = [client for client in self._queued if client._state == _NEW]
         for key, line in list(self._held.items()):
-            if any(client._state != _NEW for client in line):
-                line = deque(client for client in line if client._state == _NEW)
-            if line:
-                self._held[key] = line
+            kept = deque()
+            for item in line:
+                if item.__class__ is ClientSource:
+                    if item.made:
+                        item.made = deque(c for c in item.made if c._state == _NEW)
+                    if len(item):
+                        kept.append(item)
+                elif item._state == _NEW:
+                    kept.append(item)
+            if kept:
+                self._held[key] = kept
             else:
                 del self._held[key]
 

@@ -211,11 +211,11 @@ class EngineClient(EngineBaseTimer):
         that registers streams instead (see _cp_register)."""
         return None
 
-    def _cp_register(self, reactor, ids):
-        """Register the client's own streams with the reactor."""
+    def _cp_register(self, engine):
+        """Register the client's own streams with the engine."""
 
-    def _cp_abort(self, reactor, ids, flush):
-        """Release what the reactor holds for this client, now; with flush,
+    def _cp_abort(self, engine, flush):
+        """Release what the engine holds for this client, now; with flush,
         deliver unfinished lines of its user streams first."""
 
     def _fire(self):
@@ -248,7 +248,7 @@ class EngineClient(EngineBaseTimer):
                          sname, self.key)
             return
         if stream._cid and self._engine is not None:
-            self._engine._reactor.write(stream._cid, buf, 0)
+            self._engine.write(stream._cid, buf, 0)
         else:
             stream.wbuf += buf
 
@@ -261,7 +261,7 @@ class EngineClient(EngineBaseTimer):
             return
         stream.eof = True
         if stream._cid and self._engine is not None:
-            self._engine._reactor.write_eof(stream._cid, 0)
+            self._engine.write_eof(stream._cid, 0)
 
 
 class _ProcessClient(EngineClient):
@@ -340,7 +340,7 @@ class _ProcessClient(EngineClient):
                 self._wqueue.append(buf)
         elif self._state in (_PENDING, _RUNNING) and not self._weof:
             try:
-                self._engine._reactor.write(self._cid, buf, _r.CP_STDIN)
+                self._engine.write(self._cid, buf, _r.CP_STDIN)
             except OSError as exc:
                 LOGGER.debug("%r: dropped write: %s", self, exc)
         else:
@@ -355,26 +355,23 @@ class _ProcessClient(EngineClient):
             if self._stdin_null:
                 return
             try:
-                self._engine._reactor.write_eof(self._cid, _r.CP_STDIN)
+                self._engine.write_eof(self._cid, _r.CP_STDIN)
             except OSError as exc:
                 LOGGER.debug("%r: write EOF: %s", self, exc)
 
-    def _cp_flush_writes(self, reactor):
+    def _cp_flush_writes(self, engine):
         """Pass on what was written before the child got its id."""
         wqueue, self._wqueue = self._wqueue, None
         for buf in wqueue or ():
-            reactor.write(self._cid, buf, _r.CP_STDIN)
+            engine.write(self._cid, buf, _r.CP_STDIN)
         if self._weof and not self._stdin_null:
-            reactor.write_eof(self._cid, _r.CP_STDIN)
+            engine.write_eof(self._cid, _r.CP_STDIN)
 
-    def _cp_abort(self, reactor, ids, flush):
-        cid = self._cid
-        if cid and ids.pop(cid, None) is not None:
-            try:
-                self._status = reactor.abort(cid)
-            except OSError:
-                # reaped in C already: its exit record is in the current batch
-                self._status = self._engine._batch_exit_status(cid)
+    def _cp_abort(self, engine, flush):
+        if self._cid:
+            status = engine._abort_child(self._cid)
+            if status is not False:
+                self._status = status
 
     # records
 

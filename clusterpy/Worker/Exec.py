@@ -15,7 +15,7 @@ import os
 from string import Template
 
 from clusterpy import _reactor as _r
-from clusterpy.Engine.Engine import _NEW, _PENDING, _RUNNING
+from clusterpy.Engine.Engine import ClientSource, _NEW, _PENDING, _RUNNING
 from clusterpy.NodeSet import NodeSet
 from clusterpy.Worker.EngineClient import EngineClient, _ProcessClient
 from clusterpy.Worker.Worker import WorkerError, DistantWorker
@@ -139,6 +139,13 @@ class ExecWorker(DistantWorker):
     SHELL_CLASS = ExecClient
     COPY_CLASS = CopyClient
 
+    # clients made on demand (see _create_clients), or None
+    _source = None
+    # writes given while some clients were not made, for them (see write())
+    _wlog = None
+    _wlog_eof = False
+    _lazy = None        # (iterator of (rank, node), client arguments)
+
     def __init__(self, nodes, handler, timeout=None, **kwargs):
         DistantWorker.__init__(self, handler)
         self._close_count = 0
@@ -151,13 +158,36 @@ class ExecWorker(DistantWorker):
         self._create_clients(timeout=timeout, **kwargs)
 
     def _create_clients(self, **kwargs):
-        """One client per node, or one for all with %hosts."""
+        """One client per node, or one for all with %hosts.  The first
+        client is made now (its arguments are checked), the others when the
+        engine is about to spawn them (an Engine.ClientSource), unless a
+        subclass makes its clients its own way (_add_client)."""
         command = self.command
         if command and ("%hosts" in command or "%{hosts}" in command):
             self._add_client(self.nodes, rank=None, **kwargs)
-        else:
-            for rank, node in enumerate(self.nodes):
+            return
+        nodes = enumerate(NodeSet(self.nodes))     # (a copy: nodes is public)
+        count = len(self.nodes)
+        if type(self)._add_client is not ExecWorker._add_client:
+            for rank, node in nodes:
                 self._add_client(node, rank=rank, **kwargs)
+            return
+        for rank, node in nodes:
+            self._add_client(node, rank=rank, **kwargs)
+            break
+        if count > 1:
+            self._lazy = (nodes, kwargs)
+            self._source = ClientSource(self, count - 1, kwargs.get("autoclose", False))
+
+    def _cp_make(self):
+        """The next client of the ClientSource (see _create_clients)."""
+        nodes, kwargs = self._lazy
+        rank, node = next(nodes)
+        self._add_client(node, rank=rank, **kwargs)
+        client = self._clients[-1]
+        if self._wlog is not None:
+            self._replay_writes(client)
+        return client
 
     def _add_client(self, nodes, **kwargs):
         """Create one shell or copy client for `nodes`."""
@@ -174,13 +204,40 @@ class ExecWorker(DistantWorker):
             raise ValueError("missing command or source parameter in worker constructor")
 
     def _engine_clients(self):
+        """Every client (the ones not made yet are made now)."""
+        if self._source is not None:
+            self._source.make_all()
         return self._clients
+
+    def _engine_parts(self):
+        source = self._source
+        return list(self._clients), source if source is not None and source.left else None
+
+    def _client_count(self):
+        source = self._source
+        return len(self._clients) + (source.left if source is not None else 0)
+
+    def _replay_writes(self, client):
+        """Give a client made late what was written to the worker before."""
+        for buf in self._wlog or ():
+            client._write(self.SNAME_STDIN, buf)
+        if self._wlog_eof:
+            client._set_write_eof(self.SNAME_STDIN)
+
+    def _unmade(self):
+        """Whether some clients are not made yet."""
+        source = self._source
+        return source is not None and source.left > 0
 
     def write(self, buf, sname=None):
         """Write `buf` to the stdin of every node's command."""
         sname = sname or self.SNAME_STDIN
         if sname != self.SNAME_STDIN:
             return
+        if self._unmade():
+            if self._wlog is None:
+                self._wlog = []
+            self._wlog.append(buf)
         started = []
         for client in self._clients:
             state = client._state
@@ -189,17 +246,21 @@ class ExecWorker(DistantWorker):
             elif (state == _PENDING or state == _RUNNING) and not client._weof:
                 started.append(client._cid)
         if started:
-            self.task._engine._reactor.write_many(started, buf, _r.CP_STDIN)
+            self.task._engine.write_many(started, buf, _r.CP_STDIN)
 
     def set_write_eof(self, sname=None):
         """Close every node's stdin once what was written has gone."""
         sname = sname or self.SNAME_STDIN
+        if self._unmade():
+            if self._wlog is None:
+                self._wlog = []
+            self._wlog_eof = True
         for client in self._clients:
             client._set_write_eof(sname)
 
     def abort(self):
         """Abort every node's command (safe to call again)."""
-        for client in list(self._clients):
+        for client in list(self._engine_clients()):
             client.abort()
 
     def _on_node_timeout(self, node):
@@ -211,7 +272,7 @@ class ExecWorker(DistantWorker):
         closing events: ev_timeout (old handlers) if a node timed out, then
         ev_close."""
         self._close_count += 1
-        if self._close_count < len(self._clients):
+        if self._close_count < self._client_count():
             return
         if self._has_timeout and hasattr(self.eh, "ev_timeout"):
             self.eh.ev_timeout(self)

@@ -119,13 +119,13 @@ class PdshClient(ExecClient):
     def _on_started(self):
         ExecClient._on_started(self)
         if self.fire_delay > -EPSILON:
-            self._engine._timer_schedule(self)
+            self._engine._arm_timeout(self)
 
-    def _cp_abort(self, reactor, ids, flush):
+    def _cp_abort(self, engine, flush):
         pid = getattr(self, "pid", None)
-        if pid and self._cid in ids:
+        if pid and engine._knows(self._cid):
             _interrupt(pid)
-        ExecClient._cp_abort(self, reactor, ids, flush)
+        ExecClient._cp_abort(self, engine, flush)
 
     # output
 
