@@ -48,7 +48,7 @@ import threading
 from array import array
 from collections import deque
 from time import monotonic
-from typing import Any
+from typing import Any, Dict, Protocol
 
 from clusterpy import _reactor as _r
 
@@ -180,18 +180,67 @@ class EngineTimer(EngineBaseTimer):
         self.eh.ev_timer(self)
 
 
+class RecordTarget(Protocol):
+    """What the engine calls for the records of a reactor id it watches
+    (a user fd: StreamClient's streams, the signal pipe).  `stream` is the
+    record's stream number (0 for a user fd); `chunk` holds whole lines
+    joined by b"\\n" (a final unterminated line at EOF, or a bounded piece
+    of a very long one), `data` a raw read."""
+
+    def _cp_lines(self, stream: int, chunk: bytes) -> None:
+        """Lines read (line mode)."""
+
+    def _cp_data(self, stream: int, data: bytes) -> None:
+        """Bytes read (raw mode)."""
+
+    def _cp_eof(self, stream: int) -> None:
+        """The read side reached its end; C closed it (the id is gone)."""
+
+    def _cp_written(self, stream: int, count: int) -> None:
+        """`count` queued bytes were written."""
+
+    def _cp_wclosed(self, stream: int, err: int) -> None:
+        """The write side is closed (err: 0, or the errno that closed it)."""
+
+
+class ChildTarget(RecordTarget, Protocol):
+    """What the engine calls for the records of a child it spawned (an
+    engine client of a process), besides RecordTarget's calls for its
+    streams (1: stdout, 2: stderr, 0: stdin)."""
+
+    #: set by the engine on the child's TIMEOUT record (its EXIT follows)
+    _timedout: bool
+
+    def _cp_started(self, pid: int) -> None:
+        """The child left the fanout queue and runs."""
+
+    def _cp_exited(self, status: int, spawn_error: bool) -> None:
+        """The child was reaped: status is its exit code or -signal, or
+        with spawn_error the errno that kept it from starting.  Its id is
+        gone; the engine closes it at the end of the batch."""
+
+
 class _SignalPipe(object):
     """Records of the signal wake-up pipe: the wait ended, nothing to do
     (Python runs the signal handlers when the poll returns)."""
 
-    def _cp_data(self, stream, data):
+    def _cp_lines(self, stream: int, chunk: bytes) -> None:
         pass
 
-    def _cp_eof(self, stream):
+    def _cp_data(self, stream: int, data: bytes) -> None:
+        pass
+
+    def _cp_eof(self, stream: int) -> None:
+        pass
+
+    def _cp_written(self, stream: int, count: int) -> None:
+        pass
+
+    def _cp_wclosed(self, stream: int, err: int) -> None:
         pass
 
 
-_SIGNAL_PIPE = _SignalPipe()
+_SIGNAL_PIPE: RecordTarget = _SignalPipe()
 
 
 class ClientSource(object):
@@ -257,12 +306,16 @@ class Engine(object):
     identifier = "(none)"
     _backend = "epoll"
 
+    #: reactor id -> its record target: a ChildTarget (a process client),
+    #: a RecordTarget (a user fd) or a timer (see _timer_fired)
+    _ids: Dict[int, Any]
+
     def __init__(self, info):
         self.info = info
         info["engine"] = self.identifier
         self._clients = {}      # delayable clients (ordered set)
         self._ports = {}        # ports (ordered set)
-        self._ids = {}          # reactor id -> client, stream slot or timer
+        self._ids = {}
         self._queued = []       # stream clients added, not yet registered
         self._tqueue = []       # timers armed, not yet handed to the reactor
         # (an armed timer is in _tqueue or, by its C id, in _ids: no set of
@@ -570,7 +623,7 @@ class Engine(object):
         """Close stream `stream` of `cid` once its queue has drained."""
         self._reactor.write_eof(cid, stream)
 
-    def _watch_fd(self, target, fd, flags):
+    def _watch_fd(self, target: RecordTarget, fd: int, flags: int) -> int:
         """Watch a user fd for `target` (a RecordTarget); returns its id."""
         sid = self._reactor.fd_add(fd, flags)
         self._ids[sid] = target

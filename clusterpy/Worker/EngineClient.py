@@ -266,7 +266,8 @@ class EngineClient(EngineBaseTimer):
 
 class _ProcessClient(EngineClient):
     """A client running one child process: stdin, stdout and stderr (or
-    stdout only, stderr merged) are pipes owned by the reactor."""
+    stdout only, stderr merged) are pipes owned by the reactor.  It is the
+    engine's ChildTarget (Engine.ChildTarget: the records of its id)."""
 
     _counts_streams = False
     _spawns = True
@@ -375,29 +376,29 @@ class _ProcessClient(EngineClient):
 
     # records
 
-    def _cp_started(self, pid):
+    def _cp_started(self, pid: int) -> None:
         self._state = _RUNNING
         self.pid = pid
         self._on_started()
 
-    def _cp_lines(self, stream, chunk):
+    def _cp_lines(self, stream: int, chunk: bytes) -> None:
         worker = self.worker
         self._handle_lines(worker.SNAME_STDOUT if stream == 1 else worker.SNAME_STDERR, chunk)
 
-    def _cp_data(self, stream, data):
+    def _cp_data(self, stream: int, data: bytes) -> None:
         self._cp_lines(stream, data)
 
-    def _cp_eof(self, stream):
+    def _cp_eof(self, stream: int) -> None:
         pass
 
-    def _cp_written(self, stream, count):
+    def _cp_written(self, stream: int, count: int) -> None:
         self.worker._on_written(self.key, count, self.worker.SNAME_STDIN)
 
-    def _cp_wclosed(self, stream, err):
+    def _cp_wclosed(self, stream: int, err: int) -> None:
         if err:
             LOGGER.warning("%r: %s", self, OSError(err, os.strerror(err)))
 
-    def _cp_exited(self, status, spawn_error):
+    def _cp_exited(self, status: int, spawn_error: bool) -> None:
         if spawn_error and status in (errno.EMFILE, errno.ENFILE):
             # out of fds: the run stops with the error, as in ClusterShell
             raise OSError(status, os.strerror(status))

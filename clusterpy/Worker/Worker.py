@@ -413,19 +413,20 @@ class _FdSlot(object):
         self.client = client
         self.stream = stream
 
-    def _cp_lines(self, _stream, chunk):
+    def _cp_lines(self, stream: int, chunk: bytes) -> None:
         self.client._stream_lines(self.stream.name, chunk)
 
-    _cp_data = _cp_lines
+    def _cp_data(self, stream: int, data: bytes) -> None:
+        self.client._stream_lines(self.stream.name, data)
 
-    def _cp_eof(self, _stream):
+    def _cp_eof(self, stream: int) -> None:
         self.client._stream_done(self.stream, 0)
 
-    def _cp_written(self, _stream, count):
+    def _cp_written(self, stream: int, count: int) -> None:
         client = self.client
         client.worker._on_written(client.key, count, self.stream.name)
 
-    def _cp_wclosed(self, _stream, err):
+    def _cp_wclosed(self, stream: int, err: int) -> None:
         self.client._stream_done(self.stream, err)
 
 
