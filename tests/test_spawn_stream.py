@@ -2,9 +2,12 @@
 its children; the other nodes wait in Python and go as children end."""
 import time
 
+import pytest
+
 from clusterpy.Engine.Engine import SPAWN_SLICE
 from clusterpy.Event import EventHandler
 from clusterpy.NodeSet import NodeSet
+from clusterpy.Task import TimeoutError as TaskTimeout
 from clusterpy.Worker.Exec import ExecWorker
 
 
@@ -93,3 +96,79 @@ def test_nodes_added_during_a_run_are_fed(task):
     task.run()
     assert len(early.closed) == 3
     assert late.closed == dict.fromkeys(NodeSet("late[1-%d]" % (SPAWN_SLICE + 10)), 0)
+
+
+class Made(EventHandler):
+    """At the first pickup: how many clients exist, and what clients()
+    says (which makes the others)."""
+
+    def __init__(self, task):
+        self.task = task
+        self.made_at_first = None
+        self.listed = None
+        self.closed = 0
+
+    def ev_pickup(self, worker, node):
+        if self.made_at_first is None:
+            self.made_at_first = len(worker._clients)
+            self.listed = sorted(str(c.key) for c in self.task._engine.clients())
+
+    def ev_hup(self, worker, node, rc):
+        self.closed += 1
+
+
+def test_clients_of_held_nodes_are_made_when_their_turn_comes(task):
+    count = 2 * SPAWN_SLICE + 50
+    nodes = NodeSet("n[1-%d]" % count)
+    task.set_info("fanout", 2)
+    made = Made(task)
+    worker = task.shell("true", nodes=nodes, handler=made, remote=False)
+    assert len(worker._clients) == 1       # the first one, its arguments checked
+    task.run()
+    # C got the fanout plus a slice: no client for the nodes after those
+    assert made.made_at_first <= 2 + SPAWN_SLICE
+    # clients() lists every node anyway, as ClusterShell's does
+    assert made.listed == sorted(nodes)
+    assert made.closed == count
+    assert [c.key for c in worker._clients] == list(nodes)
+    assert [c.rank for c in worker._clients] == list(range(count))
+
+
+def test_stdin_written_before_a_node_has_a_client_reaches_it(task):
+    count = SPAWN_SLICE + 40
+    task.set_info("fanout", 3)
+    worker = ExecWorker(nodes="n[1-%d]" % count, handler=None, command="cat")
+    worker.write(b"one\n")
+    task.schedule(worker)
+
+    class Late(EventHandler):
+        sent = False
+
+        def ev_pickup(self, worker, node):
+            if not Late.sent:
+                Late.sent = True
+                worker.write(b"two\n")
+                worker.set_write_eof()
+
+    worker.eh = Late()
+    task.run()
+    buffers = dict((str(nodes), msg.message()) for msg, nodes in worker.iter_buffers())
+    assert buffers == {"n[1-%d]" % count: b"one\ntwo"}
+    assert dict(worker.iter_node_retcodes()) == dict.fromkeys(NodeSet("n[1-%d]" % count), 0)
+
+
+def test_a_timed_out_run_closes_the_nodes_without_a_client(task):
+    closes = []
+
+    class Close(EventHandler):
+        def ev_close(self, worker, timedout):
+            closes.append(timedout)
+
+    task.set_info("fanout", 1)
+    worker = task.shell("sleep 10", nodes="n[1-%d]" % (3 * SPAWN_SLICE), handler=Close(),
+                        remote=False)
+    with pytest.raises(TaskTimeout):
+        task.run(timeout=0.3)
+    assert closes == [True]
+    assert worker.num_timeout() == 1      # only the node that ran timed out
+    assert not task._engine._clients and not task._engine._held
