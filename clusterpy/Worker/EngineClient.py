@@ -17,6 +17,7 @@ import logging
 import os
 import queue
 import threading
+from typing import Any
 
 from clusterpy import _reactor as _r
 from clusterpy.Engine.Engine import EngineBaseTimer, E_READ, E_WRITE, EPSILON
@@ -264,10 +265,26 @@ class EngineClient(EngineBaseTimer):
             self._engine.write_eof(stream._cid, 0)
 
 
-class _ProcessClient(EngineClient):
-    """A client running one child process: stdin, stdout and stderr (or
-    stdout only, stderr merged) are pipes owned by the reactor.  It is the
-    engine's ChildTarget (Engine.ChildTarget: the records of its id)."""
+class _ChildProcess(object):
+    """What makes an engine client run one child process: stdin, stdout and
+    stderr (or stdout only, stderr merged) are pipes owned by the reactor,
+    and the client is the engine's ChildTarget (the records of its id).
+
+    A mixin, put before an EngineClient class: _ProcessClient (ExecClient
+    and the distant clients) and PopenClient, which stays a StreamClient as
+    in ClusterShell, without a class reached by two paths."""
+
+    # EngineClient's attributes this mixin works with
+    worker: Any
+    key: Any
+    _engine: Any
+    _state: int
+    _cid: int
+    _status: Any
+    _stderr: Any
+    _wqueue: Any
+    _weof: bool
+    fire_delay: float
 
     _counts_streams = False
     _spawns = True
@@ -436,6 +453,10 @@ class _ProcessClient(EngineClient):
 
     def _handle_lines(self, sname, chunk):
         """Lines (joined by b'\\n') read on stream sname."""
+
+
+class _ProcessClient(_ChildProcess, EngineClient):
+    """An engine client running one child process (see _ChildProcess)."""
 
 
 class EnginePort(EngineClient):

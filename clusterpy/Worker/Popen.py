@@ -3,16 +3,16 @@ without nodes.  Its results are kept under its key (the worker itself when
 no key is given)."""
 
 from clusterpy.Engine.Engine import ClientSource
-from clusterpy.Worker.EngineClient import EngineClient, _ProcessClient
+from clusterpy.Worker.EngineClient import EngineClient, _ChildProcess
 from clusterpy.Worker.Worker import StreamClient, Worker, WorkerSimple
 
 
-class PopenClient(_ProcessClient, StreamClient):
+class PopenClient(_ChildProcess, StreamClient):
     """Runs the worker's command through /bin/sh -c."""
 
     def __init__(self, worker, key, stderr, timeout, autoclose):
         # EngineClient's, not StreamClient's: its streams are the child's
-        # pipes (_ProcessClient.streams), no stream dict of its own
+        # pipes (_ChildProcess.streams), no stream dict of its own
         EngineClient.__init__(self, worker, key, stderr, timeout, autoclose)
         self.rc = None
 
