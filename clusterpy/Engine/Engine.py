@@ -9,25 +9,34 @@ owns one reactor while it has something in it, creating it when a run starts
 and closing it when the run ends with nothing left inside, so that an idle
 Task holds no fd.
 
+The Engine is the one owner of a run: it alone writes reactor ids (``_ids``:
+id -> record target, see RecordTarget and ChildTarget), the reference
+counts, the timers, and calls the reactor.  Clients and workers ask it
+(``write()``, ``write_many()``, ``_watch_fd()``, ``_abort_child()``,
+``_ref()``...) and get the records of their ids through the ``_cp_*``
+methods of those protocols.
+
 One loop pass: queued clients go to C in one batch (spawn requests carry
 their fanout group: 0 for the Task's fanout, or a Worker's own group), one
 ``poll_batch()`` returns a batch of records (decoded into columns by
-clusterpy._reactor, which alone knows their layout), and each record is dispatched by id
-to the client, port or timer it belongs to (a record's lines are sliced out of
-the arena buffer as bytes, one copy, valid past the next poll).  Records for ids that are no longer
-known (a worker aborted by an earlier record of the same batch) are dropped.
-Process exits are handled after the I/O records of the batch (but before any
-start of a newly spawned child), so that a command's last lines always come
-before its ``ev_hup`` and the number of running clients seen by handlers
-never exceeds the fanout.
+clusterpy._reactor, which alone knows their layout), and each record is
+dispatched by id to the client, port or timer it belongs to (a record's
+lines are sliced out of the arena buffer as bytes, one copy, valid past the
+next poll).  Records for ids that are no longer known (a worker aborted by
+an earlier record of the same batch) are dropped.  Process exits are
+handled after the I/O records of the batch (but before any start of a newly
+spawned child), so that a command's last lines always come before its
+``ev_hup`` and the number of running clients seen by handlers never
+exceeds the fanout.
 
 Spawn requests are streamed: C holds at most a group's fanout plus
 ``SPAWN_SLICE`` (or the fanout again, if larger) of its children, running or
-pending; the others wait in Python, unbuilt (``_held``), and go to C in a
-batch at the start of a pass once half a slice of room has opened.  So the
-first command starts as soon as the first slice is built, whatever the
-number of nodes, and no spawn request of a node far down the queue takes
-memory before it can run.
+pending; the others wait in Python (``_held``), and go to C in a batch at
+the start of a pass once half a slice of room has opened.  A held worker's
+nodes are not even clients yet: a ClientSource (``add_worker()``) makes
+each node's client as its turn comes.  So the first command starts as soon
+as the first slice is built, whatever the number of nodes, and a pending
+node costs a few bytes.
 
 The loop runs while ``evlooprefcnt`` > 0: the count of live clients, started
 ports and armed timers that are not ``autoclose``.  Its only cross-thread
