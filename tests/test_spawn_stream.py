@@ -172,3 +172,27 @@ def test_a_timed_out_run_closes_the_nodes_without_a_client(task):
     assert closes == [True]
     assert worker.num_timeout() == 1      # only the node that ran timed out
     assert not task._engine._clients and not task._engine._held
+
+
+def test_pending_shell_workers_get_their_client_at_their_turn(task):
+    task.set_info("fanout", 2)
+    count = SPAWN_SLICE + 40
+    seen = []
+
+    class Probe(EventHandler):
+        def ev_pickup(self, worker, node):
+            # a worker far down the queue has no client yet
+            seen.append(workers[-1]._client is None)
+
+    workers = [task.shell("exit 0", key="k0", handler=Probe())]
+    workers += [task.shell("exit %d" % (n % 7), key="k%d" % n) for n in range(1, count)]
+    assert all(worker._client is None for worker in workers)
+    task.run()
+    assert seen == [True]
+    assert [worker.retcode() for worker in workers] == [n % 7 for n in range(count)]
+    assert task.key_retcode("k8") == 1
+    # a worker not run yet makes its client when asked for it
+    late = task.shell("true", key="late")
+    assert late.clients[0].key == "late" and late.clients[0] is late.clients[0]
+    task.run()
+    assert late.retcode() == 0
