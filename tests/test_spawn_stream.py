@@ -196,3 +196,60 @@ def test_pending_shell_workers_get_their_client_at_their_turn(task):
     assert late.clients[0].key == "late" and late.clients[0] is late.clients[0]
     task.run()
     assert late.retcode() == 0
+
+
+class AbortAtFirst(EventHandler):
+    """Aborts (the worker, or the task) at the first pickup; counts the
+    events that follow."""
+
+    def __init__(self, task=None):
+        self.task = task
+        self.picked = 0
+        self.closes = []
+
+    def ev_pickup(self, worker, node):
+        self.picked += 1
+        if self.picked == 1:
+            if self.task is None:
+                worker.abort()
+            else:
+                self.task.abort()
+
+    def ev_close(self, worker, timedout):
+        self.closes.append(timedout)
+
+
+def test_an_abort_closes_the_nodes_without_a_client_without_making_them(task):
+    task.set_info("fanout", 2)
+    count = 3 * SPAWN_SLICE
+    for make_abort in (lambda: AbortAtFirst(), lambda: AbortAtFirst(task)):
+        handler = make_abort()
+        worker = task.shell("sleep 10", nodes="n[1-%d]" % count, handler=handler,
+                            remote=False)
+        task.resume()
+        assert handler.closes == [False]
+        assert len(worker._clients) <= 2 + SPAWN_SLICE
+        assert not task._engine._clients and not task._engine._held
+
+
+def test_an_abort_makes_and_closes_the_clients_of_a_class_that_closes_its_own_way(task):
+    from clusterpy.Worker.Exec import ExecClient
+    closed = []
+
+    class Counting(ExecClient):
+        def _close(self, abort, timeout):
+            closed.append((self.key, abort))
+            ExecClient._close(self, abort, timeout)
+
+    class CountingWorker(ExecWorker):
+        SHELL_CLASS = Counting
+
+    task.set_info("fanout", 2)
+    count = 2 * SPAWN_SLICE
+    handler = AbortAtFirst()
+    worker = CountingWorker(nodes="n[1-%d]" % count, handler=handler, command="sleep 10")
+    task.schedule(worker)
+    task.resume()
+    assert handler.closes == [False]
+    assert sorted(key for key, _ in closed) == sorted(NodeSet("n[1-%d]" % count))
+    assert all(abort for _, abort in closed)

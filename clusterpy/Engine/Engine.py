@@ -298,6 +298,33 @@ class ClientSource(object):
             taken += self._make(count - len(taken))
         return taken
 
+    def discard(self):
+        """Close the clients not made yet without making them, if the
+        owner can (owner._cp_discard(count): an engine clearing); returns
+        whether they are gone."""
+        count = self.left
+        if not count:
+            return True
+        discard = getattr(self.owner, "_cp_discard", None)
+        if discard is None:
+            return False
+        engine = self.engine
+        left, refs = self.left, self.refs
+        self.left = self.refs = 0
+        if engine is not None:
+            engine.evlooprefcnt -= refs
+        try:
+            done = discard(count)
+        except BaseException:
+            done = True
+            raise
+        finally:
+            if not done:
+                self.left, self.refs = left, refs
+                if engine is not None:
+                    engine.evlooprefcnt += refs
+        return done
+
     def make_all(self):
         """Make every client left (ahead of their turn, if added)."""
         if not self.left:
@@ -469,7 +496,14 @@ class Engine(object):
         Every one is removed even if a handler raises on the way; the first
         exception is raised at the end."""
         failure = None
-        self._make_all()
+        for line in list(self._held.values()):
+            for item in list(line):
+                if item.__class__ is ClientSource:
+                    try:
+                        if not item.discard():
+                            item.make_all()
+                    except BaseException as exc:  # noqa: BLE001 (re-raised below)
+                        failure = failure or exc
         doomed = list(self._clients) + (list(self._ports) if clear_ports else [])
         self._held = {}
         for client in doomed:

@@ -41,11 +41,28 @@ def _each(nodes):
     return nodes if isinstance(nodes, NodeSet) else (nodes,)
 
 
+def _quiet_unstarted(cls):
+    """Whether closing a client of class `cls` that never started does
+    nothing but count it for its worker (ExecWorker._check_fini): true when
+    the classes defining its __init__ and _close say so (_quiet_unstarted
+    in their own namespace), as ours do; a subclass that overrides either
+    without saying so is made and closed as any other."""
+    for name in ("__init__", "_close"):
+        for klass in cls.__mro__:
+            if name in klass.__dict__:
+                if not klass.__dict__.get("_quiet_unstarted"):
+                    return False
+                break
+    return True
+
+
 class ExecClient(_ProcessClient):
     """Runs `command` locally for `node` (a node name, or a NodeSet for a
     command using %hosts)."""
 
     _multi = False      # key is a NodeSet (%hosts)
+    # its __init__ and _close: a client that never started only counts
+    _quiet_unstarted = True
 
     def __init__(self, node, command, worker, stderr, timeout, autoclose=False, rank=None):
         EngineClient.__init__(self, worker, node, stderr, timeout, autoclose)
@@ -95,6 +112,8 @@ class ExecClient(_ProcessClient):
 class CopyClient(ExecClient):
     """Copies `source` to `dest` locally with cp (reversed for a reverse
     copy); `dest` must be a directory for a reverse copy."""
+
+    _quiet_unstarted = True     # (its __init__ checks arguments the first client checked)
 
     def __init__(self, node, source, dest, worker, stderr, timeout, autoclose, preserve,
                  reverse, rank=None):
@@ -177,6 +196,7 @@ class ExecWorker(DistantWorker):
             break
         if count > 1:
             self._lazy = (nodes, kwargs)
+            self._total = count
             self._source = ClientSource(self, count - 1, kwargs.get("autoclose", False))
 
     def _cp_make(self):
@@ -214,8 +234,18 @@ class ExecWorker(DistantWorker):
         return list(self._clients), source if source is not None and source.left else None
 
     def _client_count(self):
-        source = self._source
-        return len(self._clients) + (source.left if source is not None else 0)
+        return len(self._clients) if self._source is None else self._total
+
+    def _cp_discard(self, count):
+        """Close `count` clients not made yet as the engine clears (an abort,
+        a timeout) without making them, when that is all closing them would
+        do (_quiet_unstarted); returns whether it did."""
+        if type(self)._check_fini is not ExecWorker._check_fini or not _quiet_unstarted(
+                self.SHELL_CLASS if self.command is not None else self.COPY_CLASS):
+            return False
+        self._close_count += count - 1
+        self._check_fini()
+        return True
 
     def _replay_writes(self, client):
         """Give a client made late what was written to the worker before."""
@@ -260,8 +290,16 @@ class ExecWorker(DistantWorker):
 
     def abort(self):
         """Abort every node's command (safe to call again)."""
-        for client in list(self._engine_clients()):
+        source = self._source
+        discard = source is not None and source.left and source.engine is not None
+        clients = list(self._clients) if discard else list(self._engine_clients())
+        for client in clients:
             client.abort()
+        # the nodes without a client yet: closed without one if that is all
+        # closing them does (see _cp_discard), else made and aborted
+        if discard and not source.discard():
+            for client in list(self._engine_clients())[len(clients):]:
+                client.abort()
 
     def _on_node_timeout(self, node):
         self._has_timeout = True
