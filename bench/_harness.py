@@ -167,6 +167,18 @@ class Harness(object):
             return {primary: wall}
         return run
 
+    @staticmethod
+    def _peer_runner(command, env, metric, args):
+        """A peer's runs: its wall time ("process") and, when the first
+        metric can be had from it (Metric.of_wall), that metric."""
+        def run():
+            wall, _ = _run(command.argv, env, command.input)
+            sample = {"process": wall}
+            if metric.of_wall is not None:
+                sample[metric.name] = metric.of_wall(wall, **args)
+            return sample
+        return run
+
     def _runners(self, scenario, args):
         """{contender: runner}, {contender: reason it cannot run}, [Lib]."""
         runners, missing, libs = {}, {}, []
@@ -178,7 +190,6 @@ class Harness(object):
             libs.append(lib)
             if scenario.kind != "micro":
                 runners[name] = self._lib_runner(scenario, lib, args)
-        primary = scenario.metrics[0].name
         for peer in scenario.peers:
             label = peer.label.format(**args)
             if peer.binary and not shutil.which(peer.binary):
@@ -186,7 +197,7 @@ class Harness(object):
                 continue
             command = peer.make(**args)
             env = dict(os.environ, **command.env)
-            runners[label] = self._command_runner(command, env, primary)
+            runners[label] = self._peer_runner(command, env, scenario.metrics[0], args)
         return runners, missing, libs
 
     # measuring

@@ -115,13 +115,23 @@ class Peer(object):
 class Metric(object):
     """One measured quantity of a scenario: `name` (the key in the dict a
     child returns), `unit` ("s" or "kB"), `label` appended to the row title
-    when a scenario has several, `guard`: checked by --compare."""
+    when a scenario has several, `guard`: checked by --compare;
+    `of_wall(wall, **args)`: the value of a peer timed `wall` seconds, start
+    to exit (default: the wall time itself for a time in "s", no value
+    otherwise), for a first metric that is not a time."""
 
-    def __init__(self, name, unit="s", label="", guard=True):
+    def __init__(self, name, unit="s", label="", guard=True, of_wall=None):
         self.name = name
         self.unit = unit
         self.label = label
         self.guard = guard
+        if of_wall is None and unit == "s":
+            of_wall = _wall_itself
+        self.of_wall = of_wall
+
+
+def _wall_itself(wall, **_):
+    return wall
 
 
 TIME = (Metric("time"),)

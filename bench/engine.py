@@ -12,6 +12,10 @@ from bench._suite import Command, Group, Metric, Peer, exec_task, nodes_range
 
 G = Group("engine", "spawning local commands, stdin broadcast")
 
+#: a peer running `nodes` commands in `wall` seconds runs nodes / wall a second
+RATE = (Metric("rate", "/s", "commands per second",
+               of_wall=lambda wall, nodes, **_: nodes / wall),)
+
 SPAWN_PEERS = (
     Peer("xargs -P {fanout}",
          lambda nodes, fanout, **_: Command(
@@ -42,10 +46,10 @@ def spawn(lib, nodes, fanout):
 
 @G.child("spawn rate: {nodes:,} × `true` on one worker, fanout {fanout}", key="rate-10k",
          args=dict(nodes=10000, fanout=64), quick=dict(nodes=2000),
-         metrics=(Metric("rate", "/s", "commands per second"),), peers=SPAWN_PEERS[:1])
+         metrics=RATE, peers=SPAWN_PEERS[:1])
 @G.child("spawn rate: {nodes:,} × `true` on one worker, fanout {fanout}", key="rate-2k",
          args=dict(nodes=2000, fanout=64), quick=dict(nodes=500),
-         metrics=(Metric("rate", "/s", "commands per second"),), peers=SPAWN_PEERS[:1])
+         metrics=RATE, peers=SPAWN_PEERS[:1])
 def spawn_rate(lib, nodes, fanout):
     return {"rate": nodes / spawn(lib, nodes, fanout)}
 

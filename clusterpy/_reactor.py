@@ -20,8 +20,10 @@ raw words)::
                 done |= type_ == CP_EV_EXIT
 
 Errors from C (``-errno``) become ``OSError(errno, strerror)``; a stale id
-gives ``errno.ESTALE``.  Every call but :meth:`Reactor.wake` belongs to the
-reactor's owner thread.
+gives ``errno.ESTALE``.  A child's id stays valid until the next poll after
+its end (EXIT or SPAWNERR record, abort), so that handlers of that batch can
+still ask for its status (:meth:`Reactor.child_status`, :meth:`Reactor.abort`).
+Every call but :meth:`Reactor.wake` belongs to the reactor's owner thread.
 """
 import os
 import sys
@@ -76,6 +78,7 @@ _COUNTERS = ("slots", "fds", "children", "pending", "timers", "groups", "queued"
 _ARENA_SLACK = 64                   # cp_poll() wants arena_cap >= line_max + 64
 _WORDS = lib.CP_REC_WORDS
 _NOT_STARTED = lib.CP_NOT_STARTED
+_NO_CHILD = lib.CP_NO_CHILD
 _REC_BYTES = 4 * _WORDS
 # kind = type | stream << 8, type and stream < 256: each one byte of the
 # record's first word, whose place depends on the byte order
@@ -279,10 +282,36 @@ class Reactor:
 
     def abort(self, id: int) -> Optional[int]:
         """End a child now, with no further event for it.  Returns its exit
-        status (code or -signal), or None if it never started."""
+        status (code or -signal), or None if it never started.  A child that
+        ended since the last poll (its EXIT record in the current batch)
+        gives its status again."""
         status = ffi.new("int32_t *")
         self._call(lib.cp_abort, id, status)
         return None if status[0] == _NOT_STARTED else status[0]
+
+    def abort_many(self, ids: Iterable[int]) -> List[Optional[int]]:
+        """abort() of many children in one C call: all are killed first,
+        then reaped together (about one second at most for the whole call).
+        Returns their statuses in order: exit code or -signal, None for one
+        that never started or a stale id."""
+        idv = array("i", ids)
+        n = len(idv)
+        if not n:
+            return []
+        status = array("i", bytes(4 * n))
+        self._call(lib.cp_abort_many, ffi.from_buffer("int32_t[]", idv), n,
+                   ffi.from_buffer("int32_t[]", status))
+        return [None if s == _NOT_STARTED or s == _NO_CHILD else s for s in status]
+
+    def child_status(self, id: int) -> Tuple[bool, Optional[int]]:
+        """(ended, status) of a child: (False, None) while pending or
+        running; once its EXIT or SPAWNERR record came or it was aborted
+        (its id stays valid until the next poll), (True, exit code or
+        -signal, or None if it never ran)."""
+        status = ffi.new("int32_t *")
+        if not self._call(lib.cp_child_status, id, status):
+            return False, None
+        return True, None if status[0] == _NOT_STARTED else status[0]
 
     def stream_mode(self, id: int, stream: int, mode: int) -> None:
         """Read a stream as CP_MODE_LINES, CP_MODE_RAW or CP_MODE_DISCARD."""
@@ -339,15 +368,17 @@ class Reactor:
         """A timer firing after delay seconds, then every interval if > 0."""
         return self._call(lib.cp_timer_add, delay, interval)
 
-    def timer_add_many(self, spec) -> list:
-        """Timers from a flat sequence of (delay, interval) pairs, in one
-        call; returns their ids."""
-        spec = array("d", spec)
+    def timer_add_many(self, spec) -> "array[int]":
+        """Timers from a flat sequence of (delay, interval) pairs (an
+        array("d") is used as it is), in one call; returns their ids, as an
+        array("i") (no int object per timer until read)."""
+        if not isinstance(spec, array) or spec.typecode != "d":
+            spec = array("d", spec)
         n = len(spec) // 2
         ids = array("i", bytes(4 * n))
         self._call(lib.cp_timer_add_many, ffi.from_buffer("double[]", spec), n,
                    ffi.from_buffer("int32_t[]", ids))
-        return ids.tolist()
+        return ids
 
     def timer_set(self, id: int, delay: float, interval: float = 0.0) -> None:
         """Re-arm an armed timer."""

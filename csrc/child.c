@@ -10,9 +10,18 @@
  *   - it was reaped (waitpid by pid, never -1: other children of the
  *     process are not ours to reap), and
  *   - every output stream is closed (EOF, or dropped by a timeout),
- * so that Python has every line before the exit status.  EXIT frees the
- * id, closes what is left (stdin), and releases the fanout slot: the same
- * pass starts the next pending child (fanout.c).
+ * so that Python has every line before the exit status.  EXIT closes what
+ * is left (stdin) and releases the fanout slot: the same pass starts the
+ * next pending child (fanout.c).  The id is retired keeping it valid: until
+ * the next cp_poll(), cp_child_status() and cp_abort() give the exit status
+ * (CP_NOT_STARTED after SPAWNERR or an abort before the start), cp_kill()
+ * says -ESRCH and writes -EPIPE, so that a handler of the batch that
+ * reported the end still reaches it without searching the batch.
+ *
+ * Dispatch: the child's watches and timers carry this file's ops (pipes,
+ * pidfd; timeout, waitpid backoff, orphan reaper), and its slot kind
+ * (cp__child_kind) gives its streams to stream.c: the reactor's pass calls
+ * in without knowing what a child is.
  *
  * Exit detection: the pidfd turns readable when the child exits.  Without
  * pidfds (CP_R_NO_PIDFD, or a kernel without pidfd_open), waitpid(WNOHANG)
@@ -22,6 +31,13 @@
  *
  * Kills go to the process group (each child leads its own), so a command's
  * own children die with it.
+ *
+ * Aborts (cp_abort, cp_abort_many) emit no record: every child of the call
+ * gets SIGKILL first, its streams are closed dropping data, then all are
+ * reaped together, waiting at most CP__ABORT_WAIT_MS for the whole call
+ * (not per child: a pidfd poll over all of them, or a short backoff without
+ * pidfds); one that outlives that becomes an orphan, reaped out of sight
+ * by a timer, its status -SIGKILL.
  *
  * Memory: a pending child is only its cp__child and packed request; its
  * watches, streams and timers (cp__childio) are allocated when it starts,
@@ -105,19 +121,37 @@ static void close_streams(cp_reactor *r, cp__child *c)
     cp__heap_remove(&r->heap, &c->io->timeout);
 }
 
-static void watch_init(cp__watch *w, int type, int sub, void *owner)
+static int serve_pidfd(cp_reactor *r, cp__watch *w, uint32_t ev);
+static int serve_out(cp_reactor *r, cp__watch *w, uint32_t ev);
+static int serve_in(cp_reactor *r, cp__watch *w, uint32_t ev);
+static void fire_timeout(cp_reactor *r, cp__timer *t);
+static int need_timeout(const cp_reactor *r, const cp__timer *t);
+static void fire_reap(cp_reactor *r, cp__timer *t);
+static void fire_orphans(cp_reactor *r, cp__timer *t);
+
+static const cp__watch_ops pidfd_ops = {serve_pidfd, NULL};
+static const cp__watch_ops out_ops = {serve_out, NULL};
+static const cp__watch_ops in_ops = {serve_in, NULL};
+/* a timeout: lines of both streams, TIMEOUT, EXIT */
+static const cp__timer_ops timeout_ops = {CP__WORK_RECS, need_timeout,
+                                          fire_timeout};
+static const cp__timer_ops reap_ops = {1, NULL, fire_reap};
+static const cp__timer_ops orphan_ops = {0, NULL, fire_orphans};
+
+static void watch_init(cp__watch *w, const cp__watch_ops *ops, int sub,
+                       void *owner)
 {
     w->fd = -1;
-    w->type = (uint8_t)type;
+    w->ops = ops;
     w->sub = (uint8_t)sub;
     w->bidx = -1;
     w->owner = owner;
 }
 
-static void timer_init(cp__timer *t, int kind, void *owner)
+static void timer_init(cp__timer *t, const cp__timer_ops *ops, void *owner)
 {
     t->hidx = -1;
-    t->kind = (uint8_t)kind;
+    t->ops = ops;
     t->owner = owner;
 }
 
@@ -134,17 +168,17 @@ cp__childio *cp__child_io(cp__child *c)
     cp__childio *io = calloc(1, sizeof(*io));
     if (!io)
         return NULL;
-    watch_init(&io->pidw, CP__W_PIDFD, 0, c);
-    watch_init(&io->inw, CP__W_IN, 0, c);
-    watch_init(&io->outw[0], CP__W_OUT, CP_STDOUT, c);
-    watch_init(&io->outw[1], CP__W_OUT, CP_STDERR, c);
+    watch_init(&io->pidw, &pidfd_ops, 0, c);
+    watch_init(&io->inw, &in_ops, 0, c);
+    watch_init(&io->outw[0], &out_ops, CP_STDOUT, c);
+    watch_init(&io->outw[1], &out_ops, CP_STDERR, c);
     cp__rs_init(&io->out[0], read_mode(c->flags, CP_SPAWN_OUT_RAW,
                                        CP_SPAWN_OUT_DISCARD));
     cp__rs_init(&io->out[1], read_mode(c->flags, CP_SPAWN_ERR_RAW,
                                        CP_SPAWN_ERR_DISCARD));
     cp__ws_init(&io->in, !(c->flags & CP_SPAWN_STDIN_NULL));
-    timer_init(&io->timeout, CP__T_TIMEOUT, c);
-    timer_init(&io->reap, CP__T_REAP, c);
+    timer_init(&io->timeout, &timeout_ops, c);
+    timer_init(&io->reap, &reap_ops, c);
     c->io = io;
     return io;
 }
@@ -171,19 +205,26 @@ static void unlink_running(cp_reactor *r, cp__child *c)
     c->prev = c->next = NULL;
 }
 
-/* The child is over for Python: free its id and fanout slot. */
+/* Retire an ended child's id, keeping it valid until the next pass; drop
+ * what the counters see (queued stdin data, line tails) now. */
+static void retire(cp_reactor *r, cp__child *c, int status)
+{
+    c->state = CP__C_DEAD;
+    c->status = status;
+    if (c->io) {
+        for (int i = 0; i < 2; i++)
+            cp__rs_fini(&c->io->out[i]);
+        cp__ws_fini(r, &c->io->in);
+    }
+    cp__slot_retire(&r->slots, c->id, 1);
+}
+
+/* The child is over for Python: release its fanout slot, retire its id. */
 static void finish(cp_reactor *r, cp__child *c)
 {
-    cp__slot_free(&r->slots, c->id);
     unlink_running(r, c);
-    c->state = CP__C_DEAD;
     cp__group_release(r, c->group);
-    if (r->in_pass) {
-        c->dead_next = r->dead_children;
-        r->dead_children = c;
-    } else {
-        cp__child_free(r, c);
-    }
+    retire(r, c, c->status);
 }
 
 static int outputs_open(const cp__child *c)
@@ -303,57 +344,69 @@ int cp__child_start(cp_reactor *r, cp__child *c)
         unlink_running(r, c);
     }
     cp__emit(r, CP_EV_SPAWNERR, 0, c->id, -rc, 0);
-    cp__slot_free(&r->slots, c->id);
-    cp__child_free(r, c);
+    retire(r, c, CP_NOT_STARTED);
     return 1;
 }
 
-int cp__child_event(cp_reactor *r, cp__watch *w, uint32_t ev)
+static int serve_pidfd(cp_reactor *r, cp__watch *w, uint32_t ev)
 {
     cp__child *c = w->owner;
-    int rc;
     (void)ev;
     if (!cp__room(r, CP__WORK_RECS))
         return -1;
-    switch (w->type) {
-    case CP__W_PIDFD:
-        if (reap(r, c, 0))
-            check_end(r, c);
-        return 0;
-    case CP__W_OUT:
-        rc = cp__rs_read(r, &c->io->out[w->sub - 1], w, c->id, w->sub);
-        if (rc == 1) {
-            cp__watch_close(r, w);
-            cp__rs_fini(&c->io->out[w->sub - 1]);
-            check_end(r, c);
-        }
-        return rc < 0 ? -1 : 0;
-    case CP__W_IN:
-        rc = cp__ws_write(r, &c->io->in, w, c->id, CP_STDIN);
-        if (rc == 1)
-            cp__watch_close(r, w);
-        return rc < 0 ? -1 : 0;
-    }
+    if (reap(r, c, 0))
+        check_end(r, c);
     return 0;
 }
 
-/* Timer of a child: its timeout, or the waitpid backoff. */
-int cp__child_timer(cp_reactor *r, cp__timer *t)
+static int serve_out(cp_reactor *r, cp__watch *w, uint32_t ev)
+{
+    cp__child *c = w->owner;
+    (void)ev;
+    if (!cp__room(r, CP__WORK_RECS))
+        return -1;
+    int rc = cp__rs_read(r, &c->io->out[w->sub - 1], w, c->id, w->sub);
+    if (rc == 1) {
+        cp__watch_close(r, w);
+        cp__rs_fini(&c->io->out[w->sub - 1]);
+        check_end(r, c);
+    }
+    return rc < 0 ? -1 : 0;
+}
+
+static int serve_in(cp_reactor *r, cp__watch *w, uint32_t ev)
+{
+    cp__child *c = w->owner;
+    (void)ev;
+    if (!cp__room(r, CP__WORK_RECS))
+        return -1;
+    int rc = cp__ws_write(r, &c->io->in, w, c->id, CP_STDIN);
+    if (rc == 1)
+        cp__watch_close(r, w);
+    return rc < 0 ? -1 : 0;
+}
+
+/* The waitpid backoff (no pidfd). */
+static void fire_reap(cp_reactor *r, cp__timer *t)
 {
     cp__child *c = t->owner;
     if (c->state != CP__C_RUNNING)
-        return 0;
-    if (t->kind == CP__T_REAP) {
-        if (reap(r, c, 0)) {
-            check_end(r, c);
-        } else {
-            c->io->reap_delay_ms = CP__MIN(c->io->reap_delay_ms * 2,
-                                           CP__REAP_MAX_MS);
-            cp__timer_arm_ms(r, &c->io->reap, c->io->reap_delay_ms);
-        }
-        return 0;
+        return;
+    if (reap(r, c, 0)) {
+        check_end(r, c);
+    } else {
+        c->io->reap_delay_ms = CP__MIN(c->io->reap_delay_ms * 2,
+                                       CP__REAP_MAX_MS);
+        cp__timer_arm_ms(r, &c->io->reap, c->io->reap_delay_ms);
     }
-    /* timeout: kill, flush what was read, drop the rest */
+}
+
+/* The timeout: kill, flush what was read, drop the rest. */
+static void fire_timeout(cp_reactor *r, cp__timer *t)
+{
+    cp__child *c = t->owner;
+    if (c->state != CP__C_RUNNING)
+        return;
     kill_group(c, SIGKILL);
     for (int i = 0; i < 2; i++) {
         if (c->io->outw[i].fd >= 0) {
@@ -366,41 +419,16 @@ int cp__child_timer(cp_reactor *r, cp__timer *t)
     cp__ws_fini(r, &c->io->in);
     cp__emit(r, CP_EV_TIMEOUT, 0, c->id, 0, 0);
     check_end(r, c);
-    return 0;
 }
 
-/* Room a timer of this child needs: records and arena bytes. */
-int cp__child_timer_need(const cp_reactor *r, const cp__timer *t)
+/* Arena bytes the timeout needs: the unfinished lines it flushes. */
+static int need_timeout(const cp_reactor *r, const cp__timer *t)
 {
     const cp__child *c = t->owner;
-    if (t->kind != CP__T_TIMEOUT || c->state != CP__C_RUNNING)
+    if (c->state != CP__C_RUNNING)
         return 0;
     return cp__rs_flush_need(&c->io->out[0], r->line_max)
          + cp__rs_flush_need(&c->io->out[1], r->line_max);
-}
-
-/* Wait up to ms (or forever if ms < 0) for the killed child to be reaped. */
-static void reap_wait(cp_reactor *r, cp__child *c, int ms)
-{
-    if (ms < 0) {
-        reap(r, c, 1);
-        return;
-    }
-    int64_t end = cp__now_ns() + (int64_t)ms * 1000000;
-    int nap_us = 100;
-    while (!reap(r, c, 0)) {
-        int64_t left = end - cp__now_ns();
-        if (left <= 0)
-            return;
-        if (c->io->pidw.fd >= 0) {
-            struct pollfd p = {c->io->pidw.fd, POLLIN, 0};
-            poll(&p, 1, (int)(left / 1000000) + 1);
-        } else {
-            struct timespec ts = {0, (long)nap_us * 1000};
-            nanosleep(&ts, NULL);
-            nap_us = CP__MIN(nap_us * 2, 10000);
-        }
-    }
 }
 
 static int orphan_add(cp_reactor *r, pid_t pid)
@@ -410,9 +438,16 @@ static int orphan_add(cp_reactor *r, pid_t pid)
     if (rc < 0)
         return rc;
     r->orphans[r->norphans++] = pid;
+    r->orphan_timer.ops = &orphan_ops;
     if (r->orphan_timer.hidx < 0)
         cp__timer_arm_ms(r, &r->orphan_timer, CP__ORPHAN_MS);
     return 0;
+}
+
+static void fire_orphans(cp_reactor *r, cp__timer *t)
+{
+    (void)t;
+    cp__orphans_reap(r, 0);
 }
 
 void cp__orphans_reap(cp_reactor *r, int block)
@@ -435,37 +470,22 @@ void cp__orphans_reap(cp_reactor *r, int block)
         cp__heap_remove(&r->heap, &r->orphan_timer);
 }
 
-/* End a started child now: kill, close, reap (waiting at most wait_ms, or
- * for ever if < 0), free.  Returns its status. */
-static int destroy(cp_reactor *r, cp__child *c, int wait_ms)
-{
-    kill_group(c, SIGKILL);
-    close_streams(r, c);
-    cp__heap_remove(&r->heap, &c->io->reap);
-    reap_wait(r, c, wait_ms);
-    int status = c->status;
-    if (!c->reaped) {
-        status = -SIGKILL;
-        cp__watch_close(r, &c->io->pidw);
-        if (orphan_add(r, c->pid) < 0)
-            reap(r, c, 1);          /* no memory to remember it: wait */
-    }
-    finish(r, c);
-    return status;
-}
-
 void cp__children_close(cp_reactor *r)
 {
     for (cp__child *c = r->children; c; c = c->next)
         kill_group(c, SIGKILL);     /* all first: they die in parallel */
-    while (r->children)
-        destroy(r, r->children, -1);
+    while (r->children) {
+        cp__child *c = r->children;
+        close_streams(r, c);
+        reap(r, c, 1);
+        finish(r, c);
+    }
     cp__orphans_reap(r, 1);
 }
 
 int cp_kill(cp_reactor *r, int32_t id, int sig)
 {
-    cp__child *c = cp__slot_get(&r->slots, id, CP__K_CHILD);
+    cp__child *c = cp__slot_get(&r->slots, id, CP__K_CHILD, NULL);
     if (!c)
         return -ESTALE;
     if (c->state != CP__C_RUNNING)
@@ -478,21 +498,174 @@ int cp_kill(cp_reactor *r, int32_t id, int sig)
     return -err;
 }
 
-int cp_abort(cp_reactor *r, int32_t id, int32_t *status)
+int cp_child_status(cp_reactor *r, int32_t id, int32_t *status)
 {
-    cp__child *c = cp__slot_get(&r->slots, id, CP__K_CHILD);
+    cp__child *c = cp__slot_get(&r->slots, id, CP__K_CHILD, NULL);
     if (!c)
         return -ESTALE;
-    int32_t st;
-    if (c->state == CP__C_PENDING) {
-        cp__pending_remove(r, c);
-        cp__slot_free(&r->slots, c->id);
-        cp__child_free(r, c);
-        st = CP_NOT_STARTED;
-    } else {
-        st = destroy(r, c, CP__ABORT_WAIT_MS);
+    if (c->state != CP__C_DEAD)
+        return 0;
+    if (status)
+        *status = c->status;
+    return 1;
+}
+
+/* ------------------------------------------------------------------ */
+/* aborts: kill all, then reap all (see the top of the file) */
+
+#define CP__ABORT_STACK 16      /* children handled without malloc */
+
+/* Step one: SIGKILL, close the streams dropping data. */
+static void abort_start(cp_reactor *r, cp__child *c)
+{
+    kill_group(c, SIGKILL);
+    close_streams(r, c);
+    cp__heap_remove(&r->heap, &c->io->reap);
+    c->state = CP__C_DYING;
+}
+
+/* Step two: reap the n killed children of v together, waiting at most ms
+ * for all of them.  v is reordered (the ones still unreaped first). */
+static void reap_all(cp_reactor *r, cp__child **v, int32_t n, int ms)
+{
+    int64_t end = cp__now_ns() + (int64_t)ms * 1000000;
+    struct pollfd stackpf[CP__ABORT_STACK];
+    struct pollfd *pf = n <= CP__ABORT_STACK ? stackpf
+                      : malloc((size_t)n * sizeof(*pf));
+    int polled = 0;         /* pf[i] is v[i]'s pidfd, after a poll() */
+    int nap_us = 100;
+    int32_t left = n;
+    for (;;) {
+        int32_t k = 0;
+        for (int32_t i = 0; i < left; i++) {
+            /* only what the poll saw ready is worth a waitpid() */
+            if ((polled && !pf[i].revents) || !reap(r, v[i], 0)) {
+                cp__child *t = v[k];
+                v[k++] = v[i];
+                v[i] = t;
+            }
+        }
+        left = k;
+        polled = 0;
+        int64_t wait_ns = end - cp__now_ns();
+        if (!left || wait_ns <= 0)
+            break;
+        int pidfds = pf != NULL;
+        for (int32_t i = 0; pidfds && i < left; i++) {
+            pf[i].fd = v[i]->io->pidw.fd;
+            pf[i].events = POLLIN;
+            pf[i].revents = 0;
+            pidfds = pf[i].fd >= 0;
+        }
+        if (pidfds) {
+            if (poll(pf, (nfds_t)left, (int)(wait_ns / 1000000) + 1) > 0)
+                polled = 1;
+        } else {
+            struct timespec ts = {0, (long)nap_us * 1000};
+            nanosleep(&ts, NULL);
+            nap_us = CP__MIN(nap_us * 2, 10000);
+        }
     }
+    if (pf != stackpf)
+        free(pf);
+}
+
+/* Step three: reaped, or an orphan now (status -SIGKILL); over. */
+static void abort_end(cp_reactor *r, cp__child *c)
+{
+    if (!c->reaped) {
+        c->status = -SIGKILL;
+        cp__watch_close(r, &c->io->pidw);
+        if (orphan_add(r, c->pid) < 0)
+            reap(r, c, 1);          /* no memory to remember it: wait */
+    }
+    finish(r, c);
+}
+
+int cp_abort_many(cp_reactor *r, const int32_t *ids, int32_t n,
+                  int32_t *status_out)
+{
+    if (n < 0 || (n && !ids))
+        return -EINVAL;
+    int32_t nrun = 0, found = 0;
+    for (int32_t i = 0; i < n; i++) {
+        cp__child *c = cp__slot_get(&r->slots, ids[i], CP__K_CHILD, NULL);
+        nrun += c && c->state == CP__C_RUNNING;
+    }
+    cp__child *stackv[CP__ABORT_STACK];
+    cp__child **v = stackv;
+    int32_t cap = CP__ABORT_STACK;
+    if (nrun > cap && (v = malloc((size_t)nrun * sizeof(*v))) != NULL)
+        cap = nrun;
+    else if (!v)
+        v = stackv;         /* out of memory: CP__ABORT_STACK at a time */
+    for (int32_t i = 0; i < n;) {
+        int32_t nv = 0;
+        for (; i < n && nv < cap; i++) {
+            cp__child *c = cp__slot_get(&r->slots, ids[i], CP__K_CHILD, NULL);
+            if (!c)
+                continue;
+            found++;
+            if (c->state == CP__C_PENDING) {
+                cp__pending_remove(r, c);
+                retire(r, c, CP_NOT_STARTED);
+            } else if (c->state == CP__C_RUNNING) {
+                abort_start(r, c);
+                v[nv++] = c;
+            }   /* DYING: named twice, already in v; DEAD: ended already */
+        }
+        reap_all(r, v, nv, CP__ABORT_WAIT_MS);
+        for (int32_t j = 0; j < nv; j++)
+            abort_end(r, v[j]);
+    }
+    if (v != stackv)
+        free(v);
+    for (int32_t i = 0; status_out && i < n; i++) {
+        cp__child *c = cp__slot_get(&r->slots, ids[i], CP__K_CHILD, NULL);
+        status_out[i] = c ? c->status : CP_NO_CHILD;
+    }
+    return found;
+}
+
+int cp_abort(cp_reactor *r, int32_t id, int32_t *status)
+{
+    if (!cp__slot_get(&r->slots, id, CP__K_CHILD, NULL))
+        return -ESTALE;
+    int32_t st;
+    cp_abort_many(r, &id, 1, &st);
     if (status)
         *status = st;
     return 0;
 }
+
+/* ------------------------------------------------------------------ */
+/* the child kind: its streams for stream.c, its memory once retired */
+
+static int child_stream(cp_reactor *r, void *obj, int stream, cp__sref *ref,
+                        int alloc)
+{
+    cp__child *c = obj;
+    (void)r;
+    if (stream != CP_STDIN && stream != CP_STDOUT
+        && (stream != CP_STDERR || (c->flags & CP_SPAWN_STDERR_MERGE)))
+        return -EINVAL;
+    if (c->state == CP__C_DEAD || (!c->io && !alloc))
+        return 1;
+    cp__childio *io = cp__child_io(c);
+    if (!io)
+        return -ENOMEM;
+    if (stream == CP_STDIN) {
+        ref->ws = &io->in;
+        ref->w = &io->inw;
+    } else {
+        ref->rs = &io->out[stream - 1];
+    }
+    return 0;
+}
+
+static void child_free_obj(cp_reactor *r, void *obj)
+{
+    cp__child_free(r, obj);
+}
+
+const cp__kind cp__child_kind = {child_stream, child_free_obj};

@@ -17,6 +17,12 @@
  * - Ids are int32 > 0: (generation << 20) | slot index.  An id whose slot was
  *   freed or reused is stale; calls with a stale id return -ESTALE and events
  *   for it are never produced.  0 is never a valid id.
+ * - A child's id outlives its end until the next cp_poll() call: after its
+ *   EXIT or SPAWNERR record, or cp_abort()/cp_abort_many(), and until the
+ *   next pass starts, cp_child_status() and cp_abort() give its status,
+ *   cp_kill() returns -ESRCH, writes -EPIPE; no event comes for it.  So a
+ *   handler of the batch that reported the end, or of a later record of
+ *   it, can still ask.  Then the id is stale.  (Other ids end at once.)
  * - Time is CLOCK_MONOTONIC.
  * - Only cp_wake() may be called from a thread other than the owner's.
  *
@@ -71,7 +77,8 @@ enum {
  *                 another errno; queued data was dropped).  b = 0.
  *  CP_EV_START    a child left the fanout queue and runs: a = pid.
  *  CP_EV_SPAWNERR a child could not be started: a = errno (ENOENT, EACCES,
- *                 ...).  No other event follows; the id is stale after it.
+ *                 ...).  No other event follows; the id ends with it (its
+ *                 status is CP_NOT_STARTED until the next cp_poll()).
  *  CP_EV_TIMEOUT  the child's timeout expired: its process group got
  *                 SIGKILL, its partial lines were flushed, its read streams
  *                 closed without EOF records.  CP_EV_EXIT follows.
@@ -80,7 +87,8 @@ enum {
  *                 a = exit code (0-255), or -signal number when a signal
  *                 killed it (0 if someone else reaped it: ECHILD, as
  *                 Python's subprocess does).  Its stdin, if still open, is
- *                 closed without a record.  The id is stale after it.
+ *                 closed without a record.  The id ends with it (valid,
+ *                 with its status, until the next cp_poll()).
  *  CP_EV_TIMER    a timer fired; a = 1 if it repeats (still armed), else 0
  *                 (a one-shot timer's id is stale after it).
  *  CP_EV_WAKE     cp_wake() was called (coalesced: one record per pass);
@@ -154,13 +162,15 @@ enum {
     CP_FD_CLOSE = 16             /* the reactor closes the fd when done */
 };
 
-/* cp_abort() status for a request that never started */
+/* Child statuses besides exit codes (0-255) and -signal numbers */
 enum {
-    CP_NOT_STARTED = -1000
+    CP_NOT_STARTED = -1000,     /* never ran: aborted pending, or SPAWNERR */
+    CP_NO_CHILD = -1001         /* cp_abort_many(): a stale id, not a child */
 };
 
 struct cp_counters {
-    int32_t slots;        /* live ids of any kind */
+    int32_t slots;        /* live ids of any kind (not counting ended
+                             children kept until the next cp_poll()) */
     int32_t fds;          /* fds owned or watched (pipes, pidfds, user fds) */
     int32_t children;     /* started and not yet reaped */
     int32_t pending;      /* spawn requests waiting for fanout room */
@@ -201,9 +211,24 @@ int cp_kill(cp_reactor *r, int32_t id, int sig);
 /* End a child now: drop it if still pending, else SIGKILL its process group,
  * close its streams dropping unread and unwritten data, and reap it (waiting
  * at most about one second; a child that outlives that is reaped later, out
- * of sight).  *status receives the exit code, -signal, or CP_NOT_STARTED.
- * No further event is produced for the id. */
+ * of sight, its status -SIGKILL).  *status receives the exit code, -signal,
+ * or CP_NOT_STARTED.  No further event is produced for the id.  A child
+ * that already ended (EXIT, SPAWNERR or an abort since the last cp_poll())
+ * gives its status again: 0, nothing done. */
 int cp_abort(cp_reactor *r, int32_t id, int32_t *status);
+/* cp_abort() of n children at once: SIGKILL to every process group first,
+ * streams closed, then all reaped together, waiting at most about one
+ * second for the whole call, whatever n.  No records.  status_out (NULL or
+ * room for n) receives what cp_abort() would give for each id, CP_NO_CHILD
+ * for a stale one.  Returns the number of ids that named a child, or
+ * -EINVAL. */
+int cp_abort_many(cp_reactor *r, const int32_t *ids, int32_t n,
+                  int32_t *status_out);
+/* Has the child ended?  1 with *status set (as cp_abort() gives it) when
+ * its EXIT or SPAWNERR record came or it was aborted, since the last
+ * cp_poll() at most (see the id rules above); 0 while pending or running
+ * (*status untouched); -ESTALE. */
+int cp_child_status(cp_reactor *r, int32_t id, int32_t *status);
 
 /* Change how a child's output stream (or a user fd's read side) is read.
  * Leaving DISCARD mode mid-line delivers only the rest of that line. */

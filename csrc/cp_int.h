@@ -6,17 +6,27 @@
  * Every object the reactor hands out (child, user fd, timer) sits in a slot
  * (slots.c) and is named by an id carrying the slot's generation.  Every fd
  * the reactor waits on is a cp__watch: the fd, what it wants (CP__IN,
- * CP__OUT) and a back pointer to its owner.  The backends (backend_*.c) only
- * know watches; reactor.c turns ready watches into work on their owners.
+ * CP__OUT), a back pointer to its owner and the owner's cp__watch_ops.  The
+ * backends (backend_*.c) only know watches; reactor.c hands a ready watch
+ * to its ops->serve, and timer.c a due timer to its ops->fire, without
+ * knowing what the owner is.  What a slot holds is told by its kind; the
+ * table of kinds (reactor.c) gives the functions that reach an object's
+ * streams (cp_write & co, stream.c) and free its memory.  So dispatch is C
+ * calling C through pointers set by each owner: child.c, userfd.c and
+ * timer.c own their objects, watches and timers; reactor.c, timer.c and
+ * stream.c never look inside them.
  *
  * One cp_poll() call is a "pass".  During a pass the records go into the
  * sink (r->ev / r->arena).  Work is done only when the sink has room for
  * every record that piece of work may produce (CP__WORK_RECS), so no record
  * is ever produced and then held back: work that does not fit is simply
  * left for the next pass (level-triggered readiness brings it back).
- * Objects that die during a pass are unlinked at once (their id goes stale,
- * their fds are closed, watch->fd = -1) but their memory is freed at the end
- * of the pass, because the ready array may still point into them.
+ * Objects that end (a child's EXIT, an abort, a user fd's last record) are
+ * unlinked at once (their fds are closed, watch->fd = -1) but their slot is
+ * only retired (cp__slot_retire): the memory is freed at the start of the
+ * next cp_poll(), because the ready array may still point into it, and a
+ * child's id stays valid until then, with its exit status, for Python
+ * handling the batch that reported its end.
  *
  * This header is included first by every C file of the core: it sets
  * _GNU_SOURCE before any system header.
@@ -52,42 +62,66 @@ void cp__close_fd(int fd);            /* close() if >= 0, no EINTR retry */
 /* ------------------------------------------------------------------ */
 /* slots.c: ids = (generation << 20) | index */
 
-enum { CP__K_FREE = 0, CP__K_CHILD, CP__K_FD, CP__K_TIMER };
+enum { CP__K_FREE = 0, CP__K_CHILD, CP__K_FD, CP__K_TIMER, CP__K_COUNT };
 
 typedef struct cp__slot {
     void *obj;
-    int32_t next_free;      /* free-list link (index), -1 at the end */
+    int32_t next_free;      /* free- or retire-list link (index), -1 at the end */
     uint16_t gen;
     uint8_t kind;
+    uint8_t retired;        /* CP__R_*: on the retire list */
 } cp__slot;
+
+enum { CP__R_NO = 0, CP__R_KEEP_ID, CP__R_STALE };
 
 typedef struct cp__slots {
     cp__slot *v;
     int32_t size, cap;
     int32_t free_head, free_tail, nfree;
-    int32_t live;
+    int32_t retire_head;    /* retired slots, freed by cp__slots_flush() */
+    int32_t live;           /* allocated and not retired */
 } cp__slots;
 
 void cp__slots_init(cp__slots *s);
 void cp__slots_fini(cp__slots *s);
 int32_t cp__slot_alloc(cp__slots *s, int kind, void *obj);  /* id or -errno */
+/* Free the slot now (its object is the caller's to free). */
 void cp__slot_free(cp__slots *s, int32_t id);
-void *cp__slot_get(const cp__slots *s, int32_t id, int kind);
+/* The object of a live id of that kind (0: any kind, *kind_out set if not
+ * NULL), else NULL.  A retired id is still found if retired keeping it. */
+void *cp__slot_get(const cp__slots *s, int32_t id, int kind, int *kind_out);
+/* Retire the slot: its object's memory stays and the slot is not reused
+ * until cp__slots_flush(); with keep_id the id stays valid until then,
+ * else it is stale now.  No longer counted as live either way. */
+void cp__slot_retire(cp__slots *s, int32_t id, int keep_id);
+/* Free every retired slot, handing each object to free_obj(ctx, kind, obj). */
+void cp__slots_flush(cp__slots *s, void (*free_obj)(void *, int, void *),
+                     void *ctx);
 
 /* ------------------------------------------------------------------ */
 /* heap.c: timer min-heap ordered by (deadline, seq) */
 
-enum { CP__T_USER = 1, CP__T_TIMEOUT, CP__T_REAP, CP__T_ORPHANS };
+typedef struct cp__timer cp__timer;
 
-typedef struct cp__timer {
+/* What a timer does when due, set by its owner (timer.c for user timers,
+ * child.c for timeouts, waitpid backoffs and the orphan reaper). */
+typedef struct cp__timer_ops {
+    int recs;               /* records fire() may emit */
+    /* arena bytes fire() may use (NULL: none) */
+    int (*need)(const cp_reactor *r, const cp__timer *t);
+    /* the timer was taken off the heap: do its work (it may re-arm) */
+    void (*fire)(cp_reactor *r, cp__timer *t);
+} cp__timer_ops;
+
+struct cp__timer {
     int64_t deadline;       /* CLOCK_MONOTONIC ns */
     uint64_t seq;           /* arming order: FIFO among equal deadlines */
     int64_t interval;       /* ns, 0 = one-shot */
     int32_t hidx;           /* index in the heap, -1 when not armed */
     int32_t id;             /* user timers: the slot id */
-    uint8_t kind;
-    void *owner;            /* child for TIMEOUT/REAP */
-} cp__timer;
+    const cp__timer_ops *ops;
+    void *owner;            /* the owner's object (a child for its timers) */
+};
 
 typedef struct cp__heap {
     cp__timer **v;
@@ -180,19 +214,30 @@ int64_t cp__wq_drain(cp__writeq *q, int fd, int64_t max, int *err);
 #define CP__IN 1u
 #define CP__OUT 2u
 
-enum { CP__W_WAKE = 1, CP__W_PIDFD, CP__W_OUT, CP__W_IN, CP__W_USER };
+typedef struct cp__watch cp__watch;
 
-typedef struct cp__watch {
+/* What a ready watch does, set by its owner (reactor.c for the wake-up
+ * eventfd, child.c for a child's pipes and pidfd, userfd.c for user fds). */
+typedef struct cp__watch_ops {
+    /* Serve readiness ev (CP__IN | CP__OUT): 0, or -1 when the sink has no
+     * room (nothing done; the pass stops and the next one comes back). */
+    int (*serve)(cp_reactor *r, cp__watch *w, uint32_t ev);
+    /* The backend refused the fd with -EEXIST (watched by another watch):
+     * watch something else or fail (NULL: fail). */
+    int (*rewatch)(cp_reactor *r, cp__watch *w);
+} cp__watch_ops;
+
+struct cp__watch {
     int fd;
-    uint8_t type;
-    uint8_t sub;            /* CP__W_OUT: which stream (1 or 2) */
+    uint8_t sub;            /* owner's use (a child's output: stream 1 or 2) */
     uint8_t always;         /* backend cannot wait on it: always ready */
     uint8_t reg;            /* registered with the backend */
     uint32_t want;          /* CP__IN | CP__OUT, 0 = not watched */
     uint32_t have;          /* what the backend was last told */
     int32_t bidx;           /* backend-private index */
+    const cp__watch_ops *ops;
     void *owner;
-} cp__watch;
+};
 
 typedef struct cp__ready {
     cp__watch *w;
@@ -239,7 +284,9 @@ typedef struct cp__wstream {       /* the write side of a stream */
 /* ------------------------------------------------------------------ */
 /* children */
 
-enum { CP__C_PENDING = 1, CP__C_RUNNING, CP__C_DEAD };
+/* DYING: killed by cp_abort_many(), being reaped; DEAD: ended, its id kept
+ * until the next pass (status set) */
+enum { CP__C_PENDING = 1, CP__C_RUNNING, CP__C_DYING, CP__C_DEAD };
 
 /* What a child needs once started: its watches, streams and timers.  A
  * pending child has none of it (io == NULL) unless Python touched one of
@@ -264,10 +311,10 @@ typedef struct cp__child {
     int32_t group;
     int32_t timeout_ms;
     pid_t pid;
-    int status;                     /* exit code or -signal once reaped */
+    int status;                     /* exit code or -signal once reaped,
+                                       CP_NOT_STARTED if it never ran */
     cp__childio *io;                /* NULL until needed (start at latest) */
     struct cp__child *prev, *next;      /* r->children or group pending */
-    struct cp__child *dead_next;        /* graveyard */
     /* the request: argv, env, cwd packed (kept until the child is freed) */
     int32_t argv_len, env_len, cwd_len; /* env_len < 0: inherit */
     char req[];
@@ -282,7 +329,6 @@ typedef struct cp__ufd {
     cp__rstream rd;
     cp__wstream wr;
     struct cp__ufd *prev, *next;
-    struct cp__ufd *dead_next;
 } cp__ufd;
 
 typedef struct cp__group {
@@ -317,13 +363,10 @@ struct cp_reactor {
     int32_t ev_n, ev_cap;
     char *arena;
     int32_t arena_used, arena_cap;
-    int in_pass;
     int more;                       /* the last pass left work behind */
 
     cp__child *children;            /* started, not yet ended */
     cp__ufd *ufds;
-    cp__child *dead_children;       /* graveyard, freed after the pass */
-    cp__ufd *dead_ufds;
 
     cp__group *groups;
     int32_t ngroups;                /* array size (used or not) */
@@ -359,6 +402,33 @@ static inline int cp__room(const cp_reactor *r, int recs)
 /* util.c */
 int cp__grow(void **v, int32_t *cap, int32_t need, size_t elem);
 
+/* kinds of slot objects: what generic code may do with one */
+typedef struct cp__sref {          /* a stream of an object, resolved */
+    cp__rstream *rs;                /* its read side, or NULL */
+    cp__wstream *ws;                /* its write side, or NULL */
+    cp__watch *w;                   /* the watch of the write side */
+} cp__sref;
+
+typedef struct cp__kind {
+    /* Resolve stream `stream` of obj for cp_write & co (stream.c): 0 (ref
+     * filled), 1 when the id is valid but the stream has nothing and takes
+     * nothing (an ended child, or a pending one's untouched streams when
+     * alloc is 0), or -errno (-EINVAL for a stream it does not have).
+     * NULL: the kind has no streams (-ESTALE). */
+    int (*stream)(cp_reactor *r, void *obj, int stream, cp__sref *ref,
+                  int alloc);
+    /* Free a retired object (cp__slots_flush()); NULL: never retired. */
+    void (*free)(cp_reactor *r, void *obj);
+} cp__kind;
+
+extern const cp__kind cp__child_kind;      /* child.c */
+extern const cp__kind cp__ufd_kind;        /* userfd.c */
+extern const cp__kind cp__timer_kind;      /* timer.c */
+/* reactor.c: the kind of each CP__K_* */
+const cp__kind *cp__kind_of(int kind);
+/* reactor.c: free the retired slots (start of a pass, close) */
+void cp__retired_flush(cp_reactor *r);
+
 /* stream.c */
 void cp__rs_init(cp__rstream *s, int mode);
 void cp__rs_fini(cp__rstream *s);
@@ -380,12 +450,10 @@ int cp__ws_write(cp_reactor *r, cp__wstream *s, cp__watch *w, int32_t id,
 
 /* child.c */
 /* Start a child taken off its pending queue: 0 (START emitted) or 1
- * (failed, EMFILE included: SPAWNERR emitted, child freed). */
+ * (failed, EMFILE included: SPAWNERR emitted, id retired). */
 int cp__child_start(cp_reactor *r, cp__child *c);
-int cp__child_event(cp_reactor *r, cp__watch *w, uint32_t ev);
-int cp__child_timer(cp_reactor *r, cp__timer *t);
-int cp__child_timer_need(const cp_reactor *r, const cp__timer *t);
-/* Free a child and its io, taking its queued stdin data off r->queued. */
+/* Free a child and its io now, taking its queued stdin data off r->queued
+ * (the caller freed or retires its slot). */
 void cp__child_free(cp_reactor *r, cp__child *c);
 /* The child's io, allocated on first use; NULL when out of memory. */
 cp__childio *cp__child_io(cp__child *c);
@@ -417,10 +485,6 @@ void cp__timers_drop_all(cp_reactor *r);
 int cp__timer_arm_ms(cp_reactor *r, cp__timer *t, int64_t ms);
 
 /* userfd.c */
-int cp__ufd_event(cp_reactor *r, cp__watch *w, uint32_t ev);
-int cp__ufd_rewatch(cp_reactor *r, cp__watch *w);
-void cp__ufd_destroy(cp_reactor *r, cp__ufd *u);
-void cp__ufd_free(cp__ufd *u);
 void cp__ufds_close(cp_reactor *r);
 
 #endif /* CLUSTERPY_CP_INT_H */

@@ -222,7 +222,7 @@ int cp_spawn_batch(cp_reactor *r, const int32_t *desc, int32_t n,
     if (i < n) {
         /* out of memory: undo this batch, newest first */
         while (i-- > 0) {
-            cp__child *c = cp__slot_get(&r->slots, ids_out[i], CP__K_CHILD);
+            cp__child *c = cp__slot_get(&r->slots, ids_out[i], CP__K_CHILD, NULL);
             cp__pending_remove(r, c);
             cp__slot_free(&r->slots, c->id);
             cp__child_free(r, c);

@@ -4,14 +4,18 @@
  * Theory of operation
  * -------------------
  * cp_poll() is one pass:
+ *   0. free what was retired since the last pass (the ids of children
+ *      that ended go stale now: Python has seen their batch);
  *   1. choose the wait: 0 when work is already at hand (the last pass ran
  *      out of room, a refill is possible), else the caller's timeout capped
  *      by the next timer;
  *   2. wait (the only place that returns -EINTR: Python runs its signal
  *      handlers, then calls again);
- *   3. serve the ready watches in order: wake-up, child streams and pidfds,
- *      user fds;
- *   4. fire due timers (timer.c), child timeouts included;
+ *   3. hand each ready watch to its owner (w->ops->serve: the wake-up
+ *      eventfd here, child pipes and pidfds in child.c, user fds in
+ *      userfd.c), in the order the backend reported them;
+ *   4. fire due timers (timer.c, each through its t->ops), child timeouts
+ *      included;
  *   5. refill the fanout groups (fanout.c): children that ended in this
  *      pass are replaced before the pass returns; a group with none
  *      running starts CP__STARTS_PER_PASS of them only (the next pass
@@ -22,7 +26,9 @@
  * and the next pass does not block.  Readiness is level-triggered, so what
  * was not served is reported again.
  *
- * Objects that die during the pass are freed at its end (see cp_int.h).
+ * Objects that end during the pass are freed at the start of the next one
+ * (see cp_int.h).  reactor.c knows the kinds of objects only as the table
+ * below and, in cp_reactor_close(), as the modules it closes.
  * The eventfd behind cp_wake() is the reactor's own, like the epoll fd:
  * neither is counted in cp_counters.fds, and both live until
  * cp_reactor_free(), so that a late cp_wake() from another thread after
@@ -45,8 +51,8 @@ int cp__watch_set(cp_reactor *r, cp__watch *w, uint32_t want)
     if (w->fd < 0 || (w->have == want && (w->reg || !want)))
         return 0;
     int rc = r->be->update(r, w);
-    if (rc == -EEXIST && w->type == CP__W_USER)
-        rc = cp__ufd_rewatch(r, w);
+    if (rc == -EEXIST && w->ops && w->ops->rewatch)
+        rc = w->ops->rewatch(r, w);
     return rc;
 }
 
@@ -71,6 +77,39 @@ void cp__emit(cp_reactor *r, int type, int stream, int32_t id, int32_t a,
     r->ev_n++;
 }
 
+/* ------------------------------------------------------------------ */
+/* kinds of slots, retired slots */
+
+static const cp__kind *const kinds[CP__K_COUNT] = {
+    [CP__K_CHILD] = &cp__child_kind,
+    [CP__K_FD] = &cp__ufd_kind,
+    [CP__K_TIMER] = &cp__timer_kind,
+};
+
+const cp__kind *cp__kind_of(int kind)
+{
+    return kind > 0 && kind < CP__K_COUNT ? kinds[kind] : NULL;
+}
+
+static void free_retired(void *ctx, int kind, void *obj)
+{
+    const cp__kind *k = cp__kind_of(kind);
+    if (k && k->free)
+        k->free(ctx, obj);
+}
+
+void cp__retired_flush(cp_reactor *r)
+{
+    cp__slots_flush(&r->slots, free_retired, r);
+}
+
+/* ------------------------------------------------------------------ */
+/* life of a reactor */
+
+static int serve_wake(cp_reactor *r, cp__watch *w, uint32_t ev);
+
+static const cp__watch_ops wake_ops = {serve_wake, NULL};
+
 int cp_reactor_new(cp_reactor **out, int backend, int flags)
 {
     if (!out || (backend != CP_BACKEND_EPOLL && backend != CP_BACKEND_POLL)
@@ -84,10 +123,9 @@ int cp_reactor_new(cp_reactor **out, int backend, int flags)
     r->no_pidfd = (flags & CP_R_NO_PIDFD) != 0;
     r->line_max = CP__LINE_MAX_DEFAULT;
     r->wakew.fd = -1;
-    r->wakew.type = CP__W_WAKE;
+    r->wakew.ops = &wake_ops;
     r->wakew.bidx = -1;
     r->orphan_timer.hidx = -1;
-    r->orphan_timer.kind = CP__T_ORPHANS;
     cp__slots_init(&r->slots);
     cp__heap_init(&r->heap);
     int rc = r->be->init(r);
@@ -116,6 +154,7 @@ void cp_reactor_close(cp_reactor *r)
     cp__ufds_close(r);
     cp__timers_drop_all(r);
     cp__groups_reset(r);
+    cp__retired_flush(r);
     r->more = 0;
 }
 
@@ -209,41 +248,17 @@ static int wait_timeout(cp_reactor *r, int timeout_ms)
     return timeout_ms;
 }
 
-static int serve_wake(cp_reactor *r)
+static int serve_wake(cp_reactor *r, cp__watch *w, uint32_t ev)
 {
     uint64_t v;
+    (void)w;
+    (void)ev;
     if (!cp__room(r, 1))
         return -1;
     while (read(r->wakew.fd, &v, sizeof(v)) < 0 && errno == EINTR)
         ;
     cp__emit(r, CP_EV_WAKE, 0, 0, 0, 0);
     return 0;
-}
-
-static int serve(cp_reactor *r, cp__watch *w, uint32_t ev)
-{
-    switch (w->type) {
-    case CP__W_WAKE:
-        return serve_wake(r);
-    case CP__W_USER:
-        return cp__ufd_event(r, w, ev);
-    default:
-        return cp__child_event(r, w, ev);
-    }
-}
-
-static void bury(cp_reactor *r)
-{
-    while (r->dead_children) {
-        cp__child *c = r->dead_children;
-        r->dead_children = c->dead_next;
-        cp__child_free(r, c);
-    }
-    while (r->dead_ufds) {
-        cp__ufd *u = r->dead_ufds;
-        r->dead_ufds = u->dead_next;
-        cp__ufd_free(u);
-    }
 }
 
 int cp_poll(cp_reactor *r, int timeout_ms, int32_t *ev, int32_t ev_cap,
@@ -254,6 +269,7 @@ int cp_poll(cp_reactor *r, int timeout_ms, int32_t *ev, int32_t ev_cap,
     if (!ev || ev_cap < CP__WORK_RECS || !arena || !arena_used
         || arena_cap < r->line_max + CP__ARENA_SLACK)
         return -EINVAL;
+    cp__retired_flush(r);
     int n = r->be->wait(r, wait_timeout(r, timeout_ms));
     if (n < 0)
         return n;
@@ -265,13 +281,12 @@ int cp_poll(cp_reactor *r, int timeout_ms, int32_t *ev, int32_t ev_cap,
     r->arena_cap = arena_cap;
     r->arena_used = 0;
     r->more = 0;
-    r->in_pass = 1;
     for (int i = 0; i < n; i++) {
         cp__watch *w = r->ready[i].w;
         uint32_t e = r->ready[i].ev & w->want;
         if (w->fd < 0 || !e)
             continue;           /* closed or changed earlier in this pass */
-        if (serve(r, w, e) < 0) {
+        if (w->ops->serve(r, w, e) < 0) {
             r->more = 1;
             if (r->be->stopped)
                 r->be->stopped(r, w);
@@ -282,8 +297,6 @@ int cp_poll(cp_reactor *r, int timeout_ms, int32_t *ev, int32_t ev_cap,
         r->more = 1;
     if (cp__refill(r) < 0)
         r->more = 1;
-    r->in_pass = 0;
-    bury(r);
     *arena_used = r->arena_used;
     r->ev = NULL;
     r->arena = NULL;

@@ -12,6 +12,13 @@
  * Freed indexes are reused in FIFO order, and only once CP__SLOT_SPARE of
  * them are waiting: an index comes back as late as possible, which pushes
  * the wrap-around of its generation far away.
+ *
+ * Retiring a slot (an object that ended during or between passes) puts it
+ * on the retire list, linked through next_free, which a live slot does not
+ * use: its object is freed and the slot joins the free list only at the
+ * next cp__slots_flush() (the start of the next pass).  A slot retired
+ * keeping its id (a child that ended) is still found by cp__slot_get()
+ * until then; otherwise its generation is bumped at once.
  */
 #include "cp_int.h"
 
@@ -28,6 +35,7 @@ void cp__slots_init(cp__slots *s)
     s->v = NULL;
     s->size = s->cap = 0;
     s->free_head = s->free_tail = -1;
+    s->retire_head = -1;
     s->nfree = 0;
     s->live = 0;
 }
@@ -63,6 +71,7 @@ int32_t cp__slot_alloc(cp__slots *s, int kind, void *obj)
     }
     s->v[idx].obj = obj;
     s->v[idx].kind = (uint8_t)kind;
+    s->v[idx].retired = CP__R_NO;
     s->v[idx].next_free = -1;
     s->live++;
     return ((int32_t)s->v[idx].gen << CP__SLOT_BITS) | idx;
@@ -79,23 +88,24 @@ static cp__slot *slot_of(const cp__slots *s, int32_t id)
     return sl;
 }
 
-void *cp__slot_get(const cp__slots *s, int32_t id, int kind)
+void *cp__slot_get(const cp__slots *s, int32_t id, int kind, int *kind_out)
 {
     cp__slot *sl = slot_of(s, id);
-    if (!sl || (kind && sl->kind != kind))
+    if (!sl || sl->retired == CP__R_STALE || (kind && sl->kind != kind))
         return NULL;
+    if (kind_out)
+        *kind_out = sl->kind;
     return sl->obj;
 }
 
-void cp__slot_free(cp__slots *s, int32_t id)
+static void to_free_list(cp__slots *s, int32_t idx, int bump)
 {
-    cp__slot *sl = slot_of(s, id);
-    if (!sl)
-        return;
-    int32_t idx = id & (CP__SLOT_MAX - 1);
+    cp__slot *sl = &s->v[idx];
     sl->kind = CP__K_FREE;
+    sl->retired = CP__R_NO;
     sl->obj = NULL;
-    sl->gen = sl->gen == CP__GEN_MAX ? 1 : sl->gen + 1;
+    if (bump)
+        sl->gen = sl->gen == CP__GEN_MAX ? 1 : sl->gen + 1;
     sl->next_free = -1;
     if (s->free_tail >= 0)
         s->v[s->free_tail].next_free = idx;
@@ -103,5 +113,39 @@ void cp__slot_free(cp__slots *s, int32_t id)
         s->free_head = idx;
     s->free_tail = idx;
     s->nfree++;
+}
+
+void cp__slot_free(cp__slots *s, int32_t id)
+{
+    cp__slot *sl = slot_of(s, id);
+    if (!sl || sl->retired)
+        return;
+    to_free_list(s, id & (CP__SLOT_MAX - 1), 1);
     s->live--;
+}
+
+void cp__slot_retire(cp__slots *s, int32_t id, int keep_id)
+{
+    cp__slot *sl = slot_of(s, id);
+    if (!sl || sl->retired)
+        return;
+    sl->retired = keep_id ? CP__R_KEEP_ID : CP__R_STALE;
+    if (!keep_id)
+        sl->gen = sl->gen == CP__GEN_MAX ? 1 : sl->gen + 1;
+    sl->next_free = s->retire_head;
+    s->retire_head = id & (CP__SLOT_MAX - 1);
+    s->live--;
+}
+
+void cp__slots_flush(cp__slots *s, void (*free_obj)(void *, int, void *),
+                     void *ctx)
+{
+    while (s->retire_head >= 0) {
+        int32_t idx = s->retire_head;
+        cp__slot *sl = &s->v[idx];
+        s->retire_head = sl->next_free;
+        int bump = sl->retired == CP__R_KEEP_ID;
+        free_obj(ctx, sl->kind, sl->obj);
+        to_free_list(s, idx, bump);
+    }
 }

@@ -20,8 +20,9 @@
  * WCLOSED carrying the errno.
  *
  * Public entry points cp_write, cp_write_many, cp_write_eof and
- * cp_stream_mode are here too: they resolve an id to the stream of a child
- * or a user fd.
+ * cp_stream_mode are here too: they resolve an id to a stream through the
+ * kind of its slot (cp__kind.stream: a child's in child.c, a user fd's in
+ * userfd.c), without knowing what owns it.
  */
 #include "cp_int.h"
 
@@ -207,53 +208,24 @@ int cp__ws_write(cp_reactor *r, cp__wstream *s, cp__watch *w, int32_t id,
 /* ------------------------------------------------------------------ */
 /* public entry points */
 
-typedef struct stream_ref {
-    cp__rstream *rs;
-    cp__wstream *ws;
-    cp__watch *w;           /* the watch of the write side */
-} stream_ref;
-
-/* 0, or 1 for a child whose streams do not exist yet and `alloc` is 0 (the
- * stream is valid but has nothing in it), or -errno. */
-static int resolve(cp_reactor *r, int32_t id, int stream, stream_ref *ref,
+/* 0, 1 for a valid id whose stream has nothing and takes nothing (an
+ * ended child, or a pending child's untouched stream when `alloc` is 0),
+ * or -errno. */
+static int resolve(cp_reactor *r, int32_t id, int stream, cp__sref *ref,
                    int alloc)
 {
     ref->rs = NULL;
     ref->ws = NULL;
     ref->w = NULL;
-    cp__child *c = cp__slot_get(&r->slots, id, CP__K_CHILD);
-    if (c) {
-        if (stream != CP_STDIN && stream != CP_STDOUT
-            && (stream != CP_STDERR || (c->flags & CP_SPAWN_STDERR_MERGE)))
-            return -EINVAL;
-        if (!c->io && !alloc)
-            return 1;
-        cp__childio *io = cp__child_io(c);
-        if (!io)
-            return -ENOMEM;
-        if (stream == CP_STDIN) {
-            ref->ws = &io->in;
-            ref->w = &io->inw;
-        } else {
-            ref->rs = &io->out[stream - 1];
-        }
-        return 0;
-    }
-    cp__ufd *u = cp__slot_get(&r->slots, id, CP__K_FD);
-    if (!u)
+    int kind;
+    void *obj = cp__slot_get(&r->slots, id, 0, &kind);
+    const cp__kind *k = obj ? cp__kind_of(kind) : NULL;
+    if (!k || !k->stream)
         return -ESTALE;
-    if (stream != 0)
-        return -EINVAL;
-    if (u->flags & CP_FD_READ)
-        ref->rs = &u->rd;
-    if (u->flags & CP_FD_WRITE) {
-        ref->ws = &u->wr;
-        ref->w = &u->w;
-    }
-    return 0;
+    return k->stream(r, obj, stream, ref, alloc);
 }
 
-static int queue(cp_reactor *r, const stream_ref *ref, cp__chunk *c)
+static int queue(cp_reactor *r, const cp__sref *ref, cp__chunk *c)
 {
     int rc = cp__wq_push(&ref->ws->q, c);
     if (rc < 0)
@@ -264,11 +236,13 @@ static int queue(cp_reactor *r, const stream_ref *ref, cp__chunk *c)
     return 0;
 }
 
-static int writable(cp_reactor *r, int32_t id, int stream, stream_ref *ref)
+static int writable(cp_reactor *r, int32_t id, int stream, cp__sref *ref)
 {
     int rc = resolve(r, id, stream, ref, 1);
     if (rc < 0)
         return rc;
+    if (rc == 1)
+        return -EPIPE;      /* an ended child */
     if (!ref->ws)
         return -EINVAL;
     if (!ref->ws->open || ref->ws->eof)
@@ -279,7 +253,7 @@ static int writable(cp_reactor *r, int32_t id, int stream, stream_ref *ref)
 int cp_write(cp_reactor *r, int32_t id, int stream, const char *data,
              int64_t len)
 {
-    stream_ref ref;
+    cp__sref ref;
     int rc = writable(r, id, stream, &ref);
     if (rc < 0)
         return rc;
@@ -307,7 +281,7 @@ int cp_write_many(cp_reactor *r, const int32_t *ids, int32_t n, int stream,
         return -ENOMEM;
     int count = 0;
     for (int32_t i = 0; i < n; i++) {
-        stream_ref ref;
+        cp__sref ref;
         if (writable(r, ids[i], stream, &ref) == 0 && queue(r, &ref, c) == 0)
             count++;
     }
@@ -317,10 +291,12 @@ int cp_write_many(cp_reactor *r, const int32_t *ids, int32_t n, int stream,
 
 int cp_write_eof(cp_reactor *r, int32_t id, int stream)
 {
-    stream_ref ref;
+    cp__sref ref;
     int rc = resolve(r, id, stream, &ref, 1);
     if (rc < 0)
         return rc;
+    if (rc == 1)
+        return -EPIPE;      /* an ended child */
     if (!ref.ws)
         return -EINVAL;
     if (!ref.ws->open)
@@ -335,7 +311,7 @@ int cp_write_eof(cp_reactor *r, int32_t id, int stream)
 int cp_stream_partial(cp_reactor *r, int32_t id, int stream, char *out,
                       int32_t cap)
 {
-    stream_ref ref;
+    cp__sref ref;
     int rc = resolve(r, id, stream, &ref, 0);
     if (rc)     /* 1: a pending child's stream, empty so far */
         return rc < 0 ? rc : stream == CP_STDIN ? -EINVAL : 0;
@@ -354,10 +330,12 @@ int cp_stream_partial(cp_reactor *r, int32_t id, int stream, char *out,
 
 int cp_stream_mode(cp_reactor *r, int32_t id, int stream, int mode)
 {
-    stream_ref ref;
+    cp__sref ref;
     int rc = resolve(r, id, stream, &ref, 1);
     if (rc < 0)
         return rc;
+    if (rc == 1)            /* an ended child: nothing more is read */
+        return mode < CP_MODE_LINES || mode > CP_MODE_DISCARD ? -EINVAL : 0;
     if (!ref.rs)
         return -EINVAL;
     return cp__rs_set_mode(ref.rs, mode);

@@ -11,6 +11,11 @@
  * (a late timer catches up one firing per pass, without a storm).
  * A one-shot user timer's id ends with its TIMER record; cp_timer_cancel()
  * ends an id too.
+ *
+ * The timer phase does not know what a timer is for: each carries the ops
+ * its owner set (cp__timer_ops: the records and arena bytes it may need,
+ * and what to do when due).  User timers' ops are here; child timeouts,
+ * waitpid backoffs and the orphan reaper are child.c's.
  */
 #include "cp_int.h"
 
@@ -31,13 +36,29 @@ int cp__timer_arm_ms(cp_reactor *r, cp__timer *t, int64_t ms)
     return cp__heap_arm(&r->heap, t, cp__now_ns() + ms * 1000000);
 }
 
+static void user_free(cp_reactor *r, cp__timer *t);
+
+static void user_fire(cp_reactor *r, cp__timer *t)
+{
+    cp__emit(r, CP_EV_TIMER, 0, t->id, t->interval > 0, 0);
+    if (t->interval > 0)
+        cp__heap_arm(&r->heap, t, t->deadline + t->interval);
+    else
+        user_free(r, t);
+}
+
+static const cp__timer_ops user_ops = {1, NULL, user_fire};
+
+/* user timers are freed at once, never retired, and have no streams */
+const cp__kind cp__timer_kind = {NULL, NULL};
+
 int cp_timer_add(cp_reactor *r, double delay, double interval)
 {
     cp__timer *t = calloc(1, sizeof(*t));
     if (!t)
         return -ENOMEM;
     t->hidx = -1;
-    t->kind = CP__T_USER;
+    t->ops = &user_ops;
     t->interval = to_ns(interval);
     int32_t id = cp__slot_alloc(&r->slots, CP__K_TIMER, t);
     if (id < 0 || cp__heap_arm(&r->heap, t, cp__now_ns() + to_ns(delay)) < 0) {
@@ -69,7 +90,7 @@ int cp_timer_add_many(cp_reactor *r, const double *spec, int32_t n,
 
 int cp_timer_set(cp_reactor *r, int32_t id, double delay, double interval)
 {
-    cp__timer *t = cp__slot_get(&r->slots, id, CP__K_TIMER);
+    cp__timer *t = cp__slot_get(&r->slots, id, CP__K_TIMER, NULL);
     if (!t)
         return -ESTALE;
     t->interval = to_ns(interval);
@@ -85,7 +106,7 @@ static void user_free(cp_reactor *r, cp__timer *t)
 
 int cp_timer_cancel(cp_reactor *r, int32_t id)
 {
-    cp__timer *t = cp__slot_get(&r->slots, id, CP__K_TIMER);
+    cp__timer *t = cp__slot_get(&r->slots, id, CP__K_TIMER, NULL);
     if (!t)
         return -ESTALE;
     user_free(r, t);
@@ -97,19 +118,12 @@ void cp__timers_drop_all(cp_reactor *r)
     for (int32_t i = 0; i < r->heap.n; i++) {
         cp__timer *t = r->heap.v[i];
         t->hidx = -1;
-        if (t->kind == CP__T_USER) {
+        if (t->ops == &user_ops) {
             cp__slot_free(&r->slots, t->id);
             free(t);
         }
     }
     r->heap.n = 0;
-}
-
-/* Records a due timer may emit (a child timeout: lines x2, TIMEOUT, EXIT) */
-static int recs_for(const cp__timer *t)
-{
-    return t->kind == CP__T_TIMEOUT ? CP__WORK_RECS
-         : t->kind == CP__T_ORPHANS ? 0 : 1;
 }
 
 int cp__timers_expire(cp_reactor *r)
@@ -120,34 +134,22 @@ int cp__timers_expire(cp_reactor *r)
     int rc = 0;
     cp__timer *t;
     while ((t = cp__heap_top(&r->heap)) && t->deadline <= now) {
-        int need = t->kind == CP__T_TIMEOUT ? cp__child_timer_need(r, t) : 0;
-        if (!cp__room(r, recs + recs_for(t)) || bytes + need > r->arena_cap
+        const cp__timer_ops *ops = t->ops;
+        int need = ops->need ? ops->need(r, t) : 0;
+        if (!cp__room(r, recs + ops->recs) || bytes + need > r->arena_cap
             || cp__grow((void **)&r->expired, &r->expired_cap, n + 1,
                         sizeof(*r->expired)) < 0) {
             rc = -1;
             break;
         }
-        recs += recs_for(t);
+        recs += ops->recs;
         bytes += need;
         cp__heap_remove(&r->heap, t);
         r->expired[n++] = t;
     }
     for (int32_t i = 0; i < n; i++) {
         t = r->expired[i];
-        switch (t->kind) {
-        case CP__T_USER:
-            cp__emit(r, CP_EV_TIMER, 0, t->id, t->interval > 0, 0);
-            if (t->interval > 0)
-                cp__heap_arm(&r->heap, t, t->deadline + t->interval);
-            else
-                user_free(r, t);
-            break;
-        case CP__T_ORPHANS:
-            cp__orphans_reap(r, 0);
-            break;
-        default:
-            cp__child_timer(r, t);
-        }
+        t->ops->fire(r, t);
     }
     return rc;
 }

@@ -24,8 +24,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+static void ufd_destroy(cp_reactor *r, cp__ufd *u);
+
 /* The backend said EEXIST: another slot watches this fd.  Watch a dup. */
-int cp__ufd_rewatch(cp_reactor *r, cp__watch *w)
+static int ufd_rewatch(cp_reactor *r, cp__watch *w)
 {
     cp__ufd *u = w->owner;
     if (u->dupfd >= 0)
@@ -37,6 +39,39 @@ int cp__ufd_rewatch(cp_reactor *r, cp__watch *w)
     w->fd = u->dupfd;
     return r->be->update(r, w);
 }
+
+static int ufd_serve(cp_reactor *r, cp__watch *w, uint32_t ev);
+
+static const cp__watch_ops ufd_ops = {ufd_serve, ufd_rewatch};
+
+static void ufd_free(cp_reactor *r, void *obj)
+{
+    cp__ufd *u = obj;
+    (void)r;
+    cp__rs_fini(&u->rd);
+    cp__wq_clear(&u->wr.q);
+    free(u);
+}
+
+/* A user fd has one stream, 0: its read side, its write side or both. */
+static int ufd_stream(cp_reactor *r, void *obj, int stream, cp__sref *ref,
+                      int alloc)
+{
+    cp__ufd *u = obj;
+    (void)r;
+    (void)alloc;
+    if (stream != 0)
+        return -EINVAL;
+    if (u->flags & CP_FD_READ)
+        ref->rs = &u->rd;
+    if (u->flags & CP_FD_WRITE) {
+        ref->ws = &u->wr;
+        ref->w = &u->w;
+    }
+    return 0;
+}
+
+const cp__kind cp__ufd_kind = {ufd_stream, ufd_free};
 
 int cp_fd_add(cp_reactor *r, int fd, int flags)
 {
@@ -55,7 +90,7 @@ int cp_fd_add(cp_reactor *r, int fd, int flags)
     u->dupfd = -1;
     u->flags = flags;
     u->w.fd = fd;
-    u->w.type = CP__W_USER;
+    u->w.ops = &ufd_ops;
     u->w.bidx = -1;
     u->w.owner = u;
     cp__rs_init(&u->rd, (flags & CP_FD_RAW) ? CP_MODE_RAW
@@ -71,7 +106,7 @@ int cp_fd_add(cp_reactor *r, int fd, int flags)
     r->nfds++;
     if (u->rd.open && (rc = cp__watch_set(r, &u->w, CP__IN)) < 0) {
         u->flags &= ~CP_FD_CLOSE;   /* refused: the fd stays the caller's */
-        cp__ufd_destroy(r, u);
+        ufd_destroy(r, u);
         return rc;
     }
     u->next = r->ufds;
@@ -81,15 +116,9 @@ int cp_fd_add(cp_reactor *r, int fd, int flags)
     return id;
 }
 
-void cp__ufd_free(cp__ufd *u)
-{
-    cp__rs_fini(&u->rd);
-    cp__wq_clear(&u->wr.q);
-    free(u);
-}
-
-/* Stop watching, close what is ours, free the id (no record). */
-void cp__ufd_destroy(cp_reactor *r, cp__ufd *u)
+/* Stop watching, close what is ours, retire the id (no record; the memory
+ * goes at the start of the next pass: the ready array may point to it). */
+static void ufd_destroy(cp_reactor *r, cp__ufd *u)
 {
     cp__watch_set(r, &u->w, 0);
     u->w.fd = -1;
@@ -99,31 +128,26 @@ void cp__ufd_destroy(cp_reactor *r, cp__ufd *u)
     r->nfds -= u->dupfd >= 0 ? 2 : 1;
     cp__ws_fini(r, &u->wr);
     cp__rs_fini(&u->rd);
-    cp__slot_free(&r->slots, u->id);
+    cp__slot_retire(&r->slots, u->id, 0);
     if (u->prev)
         u->prev->next = u->next;
     else if (r->ufds == u)
         r->ufds = u->next;
     if (u->next)
         u->next->prev = u->prev;
-    if (r->in_pass) {
-        u->dead_next = r->dead_ufds;
-        r->dead_ufds = u;
-    } else {
-        cp__ufd_free(u);
-    }
+    u->prev = u->next = NULL;
 }
 
 int cp_fd_remove(cp_reactor *r, int32_t id)
 {
-    cp__ufd *u = cp__slot_get(&r->slots, id, CP__K_FD);
+    cp__ufd *u = cp__slot_get(&r->slots, id, CP__K_FD, NULL);
     if (!u)
         return -ESTALE;
-    cp__ufd_destroy(r, u);
+    ufd_destroy(r, u);
     return 0;
 }
 
-int cp__ufd_event(cp_reactor *r, cp__watch *w, uint32_t ev)
+static int ufd_serve(cp_reactor *r, cp__watch *w, uint32_t ev)
 {
     cp__ufd *u = w->owner;
     if (!cp__room(r, CP__WORK_RECS))
@@ -147,12 +171,12 @@ int cp__ufd_event(cp_reactor *r, cp__watch *w, uint32_t ev)
         }
     }
     if (!u->rd.open && !u->wr.open)
-        cp__ufd_destroy(r, u);
+        ufd_destroy(r, u);
     return 0;
 }
 
 void cp__ufds_close(cp_reactor *r)
 {
     while (r->ufds)
-        cp__ufd_destroy(r, r->ufds);
+        ufd_destroy(r, r->ufds);
 }

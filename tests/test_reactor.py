@@ -146,6 +146,7 @@ def test_signal_exit_status(reactor):
     loop.until(loop.ended(ids))
     assert [loop.exit[i] for i in ids] == [-signal.SIGTERM, -signal.SIGKILL,
                                           -signal.SIGTERM]
+    reactor.poll(0)     # an ended child's id lasts until the next poll
     with pytest.raises(OSError) as exc:
         reactor.kill(ids[0], signal.SIGTERM)
     assert exc.value.errno == errno.ESTALE
@@ -259,12 +260,77 @@ def test_abort_running_and_pending(reactor):
     t0 = time.monotonic()
     assert reactor.abort(ids[0]) == -signal.SIGKILL
     assert time.monotonic() - t0 < 2
-    with pytest.raises(OSError) as exc:
-        reactor.abort(ids[0])
-    assert exc.value.errno == errno.ESTALE
+    # until the next poll, the ids answer with their status; then stale
+    assert reactor.abort(ids[0]) == -signal.SIGKILL
+    assert reactor.child_status(ids[1]) == (True, None)
     before = len(loop.order)
     loop.pump(0.1)
     assert all(i not in ids for _, i, _ in loop.order[before:])
+    with pytest.raises(OSError) as exc:
+        reactor.abort(ids[0])
+    assert exc.value.errno == errno.ESTALE
+
+
+def test_ended_id_valid_until_next_poll(reactor):
+    """A handler of the batch that reported an exit can still ask for it."""
+    ids = reactor.spawn([sh("exit 5"), req(["clusterpy-no-such-command"]),
+                         req(["sleep", "30"])])
+    assert reactor.child_status(ids[0]) == (False, None)
+    ended = {}
+    deadline = time.monotonic() + 30
+    while len(ended) < 2:
+        assert time.monotonic() < deadline, "timed out waiting"
+        words, _ = reactor.poll(0.1)
+        batch = []
+        for i in range(0, len(words), CP_REC_WORDS):
+            kind, cid, a, _ = words[i:i + CP_REC_WORDS]
+            if kind & 0xff in (CP_EV_EXIT, CP_EV_SPAWNERR):
+                ended[cid] = a
+                batch.append(cid)
+        # in the same batch: status, abort (nothing done), writes refused
+        for cid in batch:
+            want = 5 if cid == ids[0] else None
+            assert reactor.child_status(cid) == (True, want)
+            assert reactor.abort(cid) == want
+            with pytest.raises(OSError) as exc:
+                reactor.write(cid, b"x")
+            assert exc.value.errno == errno.EPIPE
+        assert reactor.child_status(ids[2]) == (False, None)
+    assert ended[ids[0]] == 5 and ids[1] in ended
+    reactor.poll(0)
+    for cid in ids[:2]:
+        with pytest.raises(OSError) as exc:
+            reactor.child_status(cid)
+        assert exc.value.errno == errno.ESTALE
+    assert reactor.abort_many([ids[2]]) == [-signal.SIGKILL]
+
+
+def test_abort_many(reactor):
+    """One call aborts many: all killed first, reaped together, no records."""
+    reactor.set_fanout(40)
+    runners = [sh("trap '' TERM; echo up; sleep 30") if n % 2 else
+               req(["sleep", "30"]) for n in range(40)]
+    ids = reactor.spawn(runners + [req(["true"])] * 20)
+    loop = Loop(reactor)
+    loop.until(lambda: sum(1 for i in ids[:40] if i in loop.start) == 40
+               and len(loop.lines) == 20)
+    pids = [loop.start[i] for i in ids[:40]]
+    t0 = time.monotonic()
+    statuses = reactor.abort_many(ids + [ids[0], 12345])
+    assert time.monotonic() - t0 < 1.5     # not a wait per child
+    assert statuses == [-signal.SIGKILL] * 40 + [None] * 20 + [-signal.SIGKILL, None]
+    counters = reactor.counters()
+    assert counters["pending"] == counters["fds"] == counters["slots"] == 0
+    assert reactor.abort_many([]) == []
+    before = len(loop.order)
+    # reaped (on a very slow machine, some by the orphan timer)
+    loop.until(lambda: reactor.counters()["children"] == 0)
+    for pid in pids:        # not even a zombie
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
+    loop.pump(0.1)
+    assert all(i not in ids for _, i, _ in loop.order[before:])
+    assert reactor.abort_many(ids[:3]) == [None] * 3     # stale now
 
 
 def test_missing_and_unexecutable_binary(reactor, tmp_path):

@@ -66,6 +66,12 @@ E_WRITE = 0x2
 
 EPSILON = 1.0e-3
 
+#: the slot index of a reactor id (csrc/slots.c: generation << 20 | index)
+_SLOT_MASK = (1 << 20) - 1
+#: the fire_delay of a timer while it fires (one object: an identity test
+#: tells that its handler did not set it)
+_FIRING = -1.0
+
 FANOUT_UNLIMITED = -1
 FANOUT_DEFAULT = None
 
@@ -132,18 +138,29 @@ class EngineBaseTimer(object):
     does not keep the engine running by itself.
 
     Engine clients derive from it: their fire_delay is their timeout.
+
+    It has no instance dict of its own (``__slots__ = ()``), so that
+    EngineTimer can keep its state in slots; subclasses that declare no
+    ``__slots__`` (engine clients, users' timers) get one as usual, and the
+    engine-side state below is then a class default until the engine sets it.
     """
 
-    # engine-side state, as class defaults (a timer is cheap to make)
+    __slots__ = ()
+
+    # engine-side state (see the timer section of Engine)
     _engine: Any = None
-    _armed = False      # in the engine's timer set
-    _timer_id = 0       # its C timer id, once armed in the reactor
-    _deadline = 0.0     # its monotonic deadline, once armed
+    #: 0: not armed; -1: queued, armed in C at the next pass; > 0: its C id
+    _tid = 0
 
     def __init__(self, fire_delay, interval=-1.0, autoclose=False):
         self.fire_delay = -1.0 if fire_delay is None else fire_delay
         self.interval = interval
         self.autoclose = autoclose
+
+    @property
+    def _armed(self):
+        """Whether the timer is armed (queued or in C)."""
+        return self._tid != 0
 
     def _set_engine(self, engine):
         if self._engine:
@@ -175,14 +192,28 @@ class EngineBaseTimer(object):
 
 
 class EngineTimer(EngineBaseTimer):
-    """A timer calling ``handler.ev_timer(timer)`` when it fires."""
+    """A timer calling ``handler.ev_timer(timer)`` when it fires.
+
+    Its state lives in slots (a timer may be one of 100k: 112 bytes in all
+    on CPython 3.11), but for `autoclose`, a class default unless set; the
+    ``__dict__`` slot takes any other attribute a user sets on it, as the
+    instance dict of a ClusterShell timer would.
+    """
+
+    __slots__ = ("fire_delay", "interval", "eh", "_engine", "_tid",
+                 "__dict__", "__weakref__")
+
+    autoclose = False
 
     def __init__(self, fire_delay, interval, autoclose, handler):
         # EngineBaseTimer.__init__, inlined: task.timer() is a hot path
         self.fire_delay = -1.0 if fire_delay is None else fire_delay
         self.interval = interval
-        self.autoclose = autoclose
+        if autoclose is not False:
+            self.autoclose = autoclose
         self.eh = handler
+        self._engine = None
+        self._tid = 0
         assert handler is not None, "An event handler is needed for timer."
 
     def _fire(self):
@@ -354,8 +385,10 @@ class Engine(object):
         self._ids = {}
         self._queued = []       # stream clients added, not yet registered
         self._tqueue = []       # timers armed, not yet handed to the reactor
-        # (an armed timer is in _tqueue or, by its C id, in _ids: no set of
-        # them all, a timer costs no more than its own object)
+        self._tspec = array("d")    # their (deadline, interval) pairs
+        self._tqstale = False   # some of _tqueue were disarmed or queued twice
+        self._tslots = []       # C slot index -> EngineTimer armed in C (or None)
+        self._tother = {}       # C id -> any other timer armed in C
         self._groups = {}       # worker -> [fanout group id, live clients]
         self._held = {}         # worker (own fanout) or None -> deque of clients
         self._live0 = 0         # children in C of group 0 (running or pending)
@@ -758,6 +791,27 @@ class Engine(object):
         self._start_queued()
 
     # timers
+    #
+    # A timer is armed in C in batches: _timer_schedule() queues it
+    # (_tqueue, and its deadline and interval in the _tspec array of
+    # doubles: no float object per timer), and the next pass, before it
+    # polls, hands the whole queue to the reactor in one call.  The timer's
+    # C id is then its _tid.  A plain EngineTimer that is not autoclose (the
+    # common kind, of which there may be 100k) is found again from its id by
+    # the table _tslots, indexed by the id's slot index: one list cell per
+    # timer, no dict entry and no id object kept besides its _tid.  Any
+    # other timer (engine clients, autoclose or derived timers, and timers
+    # armed while a batch is dispatched) is in the dict _tother by id.
+    #
+    # Cells are filled before a poll only (or again by a repeating timer,
+    # which keeps its C slot): a timer's slot index freed in C (a one-shot's
+    # record) cannot belong to a timer of a cell while a record of the batch
+    # still names it, so a record whose cell is empty is stale (its timer
+    # was disarmed meanwhile) and a full cell is that record's timer.
+    #
+    # A run of records of one-shots in cells (a burst of timers due
+    # together) is fired by one loop, _timer_run(), with no method call per
+    # record besides the handler's.
 
     def add_timer(self, timer) -> None:
         """Bind and arm a timer."""
@@ -771,67 +825,84 @@ class Engine(object):
         self._timer_invalidate(timer)
 
     def _timer_schedule(self, timer):
-        if timer.fire_delay <= -EPSILON:
+        delay = timer.fire_delay
+        if delay <= -EPSILON:
             return
-        timer._armed = True
+        timer._tid = -1
         if not timer.autoclose:
             self.evlooprefcnt += 1
         # armed in C in one batch at the next loop pass (or run start)
-        timer._deadline = monotonic() + timer.fire_delay
         self._tqueue.append(timer)
+        spec = self._tspec
+        spec.append(monotonic() + delay)
+        interval = timer.interval
+        spec.append(interval if interval > EPSILON else 0.0)
         if self._driver is not None:
             self._driver.kick()
 
     def _arm_timers(self):
         """Arm the queued timers in the reactor, in one call."""
-        queue, self._tqueue = self._tqueue, []
-        armed = [timer for timer in queue if timer._armed and not timer._timer_id]
+        queue, spec = self._tqueue, self._tspec
+        self._tqueue, self._tspec = [], array("d")
+        if self._tqstale:
+            # some were disarmed while queued, or queued again: keep the
+            # last entry of each timer still queued
+            self._tqstale = False
+            last = {id(timer): i for i, timer in enumerate(queue) if timer._tid == -1}
+            keep = sorted(last.values())
+            queue = [queue[i] for i in keep]
+            spec = array("d", [spec[j] for i in keep for j in (2 * i, 2 * i + 1)])
+        if not queue:
+            return
         now = monotonic()
-        spec = array("d")       # no float object per timer
-        append = spec.append
-        for timer in armed:
-            delay = timer._deadline - now
-            append(delay if delay > 0.0 else 0.0)
-            interval = timer.interval
-            append(interval if interval > EPSILON else 0.0)
-        if armed:
-            ids = self._ids
-            reactor = self._reactor
-            for timer, tid in zip(armed, reactor.timer_add_many(spec)):
-                old = timer._timer_id
-                if old:     # queued twice (rearmed before the reactor saw it)
-                    del ids[old]
-                    reactor.timer_cancel(old)
-                timer._timer_id = tid
-                ids[tid] = timer
-
-    def _timer_arm_c(self, timer, delay):
-        interval = timer.interval if timer.interval > EPSILON else 0.0
-        tid = timer._timer_id
-        if tid and tid in self._ids:
-            self._reactor.timer_set(tid, delay, interval)
-        else:
-            tid = timer._timer_id = self._reactor.timer_add(delay, interval)
-            self._ids[tid] = timer
+        for i in range(0, len(spec), 2):
+            spec[i] -= now      # deadline to delay (C fires a past one now)
+        ids = self._reactor.timer_add_many(spec)
+        del spec
+        table, other = self._tslots, self._tother
+        top = max(map(_SLOT_MASK.__and__, ids)) + 1
+        if top > len(table):
+            table.extend([None] * (top - len(table)))
+        for timer, tid in zip(queue, ids):
+            timer._tid = tid
+            if timer.__class__ is EngineTimer and not timer.autoclose:
+                table[tid & _SLOT_MASK] = timer
+            else:
+                other[tid] = timer
 
     def _timer_disarm(self, timer):
-        timer._armed = False
+        tid = timer._tid
+        if not tid:
+            return
+        timer._tid = 0
         if not timer.autoclose:
             self.evlooprefcnt -= 1
-        tid = timer._timer_id
-        if tid:
-            timer._timer_id = 0
-            if self._ids.pop(tid, None) is not None:
-                try:
-                    self._reactor.timer_cancel(tid)
-                except OSError as exc:
-                    # a one-shot whose record was in a batch a handler's
-                    # exception cut short: C retired its id with the record
-                    if exc.errno != errno.ESTALE:
-                        raise
+        if tid < 0:
+            self._tqstale = True    # still in _tqueue: _arm_timers skips it
+        elif self._timer_forget(timer, tid):
+            self._timer_cancel_c(tid)
+
+    def _timer_forget(self, timer, tid):
+        """Take `timer` (C id `tid`) out of the table or _tother; whether it
+        was there (not there: its reactor closed meanwhile)."""
+        table = self._tslots
+        idx = tid & _SLOT_MASK
+        if idx < len(table) and table[idx] is timer:
+            table[idx] = None
+            return True
+        return self._tother.pop(tid, None) is not None
+
+    def _timer_cancel_c(self, tid):
+        try:
+            self._reactor.timer_cancel(tid)
+        except OSError as exc:
+            # a one-shot whose record was in a batch a handler's
+            # exception cut short: C retired its id with the record
+            if exc.errno != errno.ESTALE:
+                raise
 
     def _timer_invalidate(self, timer):
-        if timer._armed:
+        if timer._tid:
             self._timer_disarm(timer)
         else:
             # firing or done: make sure it does not fire again
@@ -839,56 +910,132 @@ class Engine(object):
             timer.interval = -1.0
 
     def _timer_reschedule(self, timer):
-        if timer._armed:
+        if timer._tid:
             self._timer_disarm(timer)
             self._timer_schedule(timer)
 
-    def _timer_fired(self, timer, tid, repeats):
-        """A timer record: fire it, then re-arm or retire it."""
-        if not timer._armed:
-            return
-        if not repeats:     # a one-shot's C id ends with this record
-            del self._ids[tid]
-            timer._timer_id = 0
+    def _timer_fired(self, tid, repeats):
+        """A timer record: fire its timer, then re-arm or retire it."""
+        table = self._tslots
+        idx = tid & _SLOT_MASK
+        timer = table[idx] if idx < len(table) else None
+        if timer is not None:
+            table[idx] = None
+        else:
+            timer = self._tother.pop(tid, None)
+            if timer is None:
+                return      # stale: disarmed since C emitted the record
+        # firing: not armed as its handler sees it (set_nextfire, invalidate),
+        # though a repeating C timer keeps its id until _timer_fired_after
+        timer._tid = 0
+        ctid = tid if repeats else 0    # a one-shot's C id ended with its record
         if self.evlooprefcnt <= 0:
-            # the loop is ending: do not fire (timers are cleared at run end)
+            # the loop is ending: do not fire, retire it as the run's end would
+            self._timer_retire(timer, ctid)
+            timer._engine = None
             return
-        timer._armed = False
         timer.fire_delay = -1.0
         try:
             timer._fire()
-        except BaseException:
-            self._timer_fired_after(timer, repeats)
-            raise
-        if not repeats and timer.fire_delay <= -EPSILON and timer.interval <= EPSILON:
-            # a one-shot done (the common case of a burst): _timer_disarm
-            # inlined, its C id is gone already
-            if not timer.autoclose:
-                self.evlooprefcnt -= 1
-            return
-        self._timer_fired_after(timer, repeats)
+        finally:
+            self._timer_fired_after(timer, ctid)
 
-    def _timer_fired_after(self, timer, repeats):
+    def _timer_fired_after(self, timer, ctid):
         """Re-arm a timer that just fired, or retire it (even when its
-        handler raised, so that the counts stay right)."""
-        if timer.fire_delay > -EPSILON or timer.interval > EPSILON:
-            timer._armed = True
-            if timer.fire_delay > -EPSILON:
-                self._timer_arm_c(timer, timer.fire_delay)
-            elif not repeats:
-                self._timer_arm_c(timer, timer.interval)
+        handler raised, so that the counts stay right); `ctid` is the C id
+        a repeating timer still holds, else 0."""
+        if timer._tid or not (timer.fire_delay > -EPSILON or timer.interval > EPSILON):
+            # done (or armed anew from its handler, which counted it again)
+            self._timer_retire(timer, ctid)
             return
-        # a repeating C timer still holds its id (a one-shot's is gone)
-        self._timer_disarm(timer)
+        interval = timer.interval
+        interval = interval if interval > EPSILON else 0.0
+        if ctid:
+            # a repeating C timer keeps its id and slot (C re-armed it
+            # already), so it may take its cell again
+            timer._tid = ctid
+            if timer.__class__ is EngineTimer and not timer.autoclose:
+                self._tslots[ctid & _SLOT_MASK] = timer
+            else:
+                self._tother[ctid] = timer
+            if timer.fire_delay > -EPSILON:
+                self._reactor.timer_set(ctid, timer.fire_delay, interval)
+            return
+        delay = timer.fire_delay
+        tid = timer._tid = self._reactor.timer_add(delay if delay > -EPSILON else interval,
+                                                   interval)
+        self._tother[tid] = timer   # (no cell during a batch, see above)
+        table = self._tslots
+        if tid & _SLOT_MASK >= len(table):  # (every timer id has a cell, full or not)
+            table.extend([None] * ((tid & _SLOT_MASK) + 1 - len(table)))
+
+    def _timer_retire(self, timer, ctid):
+        """The end of a timer's firing that leaves it disarmed: its count
+        goes, and the C id `ctid` if a repeating timer still held one."""
+        if not timer.autoclose:
+            self.evlooprefcnt -= 1
+        if ctid and self._reactor is not None:
+            self._reactor.timer_cancel(ctid)
+
+    def _timer_run(self, batch, its, EV_TIMER=_r.CP_EV_TIMER, MASK=_SLOT_MASK,
+                   EPSILON=EPSILON, FIRING=_FIRING):
+        """Fire the run of timer records that begins with the one the
+        batch's column iterators `its` (see _pass) just went past, and leave
+        them past the run.  A one-shot in a cell whose handler leaves it
+        done takes the loop below; any other record takes _timer_fired()."""
+        pos = its[0].__reduce__()[2] - 1   # the run's start
+        types, _streams, cids, avals = batch[:4]
+        ti, ci, ai = iter(types), iter(cids), iter(avals)
+        ti.__setstate__(pos)
+        ci.__setstate__(pos)
+        ai.__setstate__(pos)
+        table = self._tslots
+        done = 0    # one-shots done, not yet taken off evlooprefcnt
+        try:
+            for kind, tid, repeats in zip(ti, ci, ai):
+                if kind != EV_TIMER:
+                    break       # not ours: the loop of _pass goes on from it
+                pos += 1
+                timer = table[tid & MASK]
+                if timer is None or repeats:
+                    self.evlooprefcnt -= done
+                    done = 0
+                    self._timer_fired(tid, repeats)
+                    continue
+                table[tid & MASK] = None
+                timer._tid = 0
+                timer.fire_delay = FIRING
+                try:
+                    timer.eh.ev_timer(timer)
+                except BaseException:
+                    self._timer_fired_after(timer, 0)
+                    raise
+                if timer.fire_delay is FIRING and timer.interval <= EPSILON \
+                        and not timer._tid:
+                    done += 1
+                else:
+                    self.evlooprefcnt -= done
+                    done = 0
+                    self._timer_fired_after(timer, 0)
+        finally:
+            self.evlooprefcnt -= done
+            for it in its:
+                it.__setstate__(pos)
 
     def _clear_timers(self):
-        armed = [timer for timer in self._tqueue if timer._armed]
-        armed += [target for target in self._ids.values()
-                  if getattr(target, "_armed", False)]
+        armed = [timer for timer in self._tqueue if timer._tid == -1]
+        table = self._tslots
+        if table.count(None) != len(table):
+            armed += [timer for timer in table if timer is not None]
+        armed += self._tother.values()
         for timer in armed:
-            if timer._armed:    # (a timer may be queued twice)
+            if timer._tid:    # (a timer may be queued twice)
                 timer.invalidate()
         self._tqueue = []
+        self._tspec = array("d")
+        self._tqstale = False
+        self._tslots = []
+        self._tother = {}
 
     # running
 
@@ -1037,10 +1184,18 @@ class Engine(object):
         ids = self._ids
         ids_get = ids.get
         exited = []
-        for etype, cid, stream, a, b in zip(types, cids, streams, avals, bvals):
+        # (column iterators: a run of timer records is fired by _timer_run,
+        # which moves them past it)
+        its = (iter(types), iter(cids), iter(streams), iter(avals), iter(bvals))
+        for etype, cid, stream, a, b in zip(*its):
             target = ids_get(cid)
             if target is None:
-                if etype == EV_WAKE:
+                if etype == EV_TIMER:    # (timers are not in _ids)
+                    if exited:
+                        self._close_exited(exited)
+                        exited = []
+                    self._timer_run(batch, its)
+                elif etype == EV_WAKE:
                     self.snoop_ports()
                 continue
             if etype == EV_LINES:
@@ -1054,11 +1209,6 @@ class Engine(object):
                     self._close_exited(exited)
                     exited = []
                 target._cp_started(a)
-            elif etype == EV_TIMER:
-                if exited:
-                    self._close_exited(exited)
-                    exited = []
-                self._timer_fired(target, cid, a)
             elif etype == EV_EOF:
                 target._cp_eof(stream)
             elif etype == EV_WRITTEN:

@@ -249,7 +249,14 @@ static void test_spawn_errors(void)
     CHECK_EQ(find(&rs, CP_EV_SPAWNERR, ids[1])->a, ENOENT);
     CHECK_EQ(find(&rs, CP_EV_SPAWNERR, ids[2])->a, EACCES);
     CHECK_EQ(count_type(&rs, CP_EV_START, 0), 0);
+    /* valid until the next pass, then stale */
+    int32_t st = 0;
+    CHECK_EQ(cp_child_status(r, ids[0], &st), 1);
+    CHECK_EQ(st, CP_NOT_STARTED);
+    CHECK_EQ(cp_kill(r, ids[0], SIGTERM), -ESRCH);
+    pump(r, &rs, 0);
     CHECK_EQ(cp_kill(r, ids[0], SIGTERM), -ESTALE);
+    CHECK_EQ(cp_child_status(r, ids[0], &st), -ESTALE);
     unlink(path);
     /* a malformed batch queues nothing */
     int32_t bad[CP_SQ_WORDS] = {0, 5, 0, -1, -1, 0, 0, 0};
@@ -401,6 +408,7 @@ static void test_kill_group(void)
     while (!pid_gone(grandchild) && now_ms() < end)
         usleep(10000);
     CHECK(pid_gone(grandchild));
+    pump(r, &rs, 0);
     CHECK_EQ(cp_kill(r, id, SIGKILL), -ESTALE);
     recs_free(&rs);
     end_reactor(r);
@@ -742,8 +750,15 @@ static void test_abort(void)
     CHECK_EQ(cp_abort(r, ids[0], &st), 0);
     CHECK_EQ(st, -SIGKILL);
     CHECK(now_ms() - t0 < 1500);
-    CHECK_EQ(cp_abort(r, ids[0], &st), -ESTALE);
+    /* ended: the same status until the next pass, then stale */
+    st = 0;
+    CHECK_EQ(cp_abort(r, ids[0], &st), 0);
+    CHECK_EQ(st, -SIGKILL);
+    CHECK_EQ(cp_child_status(r, ids[1], &st), 1);
+    CHECK_EQ(st, CP_NOT_STARTED);
     int before = rs.n;
+    pump(r, &rs, 0);
+    CHECK_EQ(cp_abort(r, ids[0], &st), -ESTALE);
     pump(r, &rs, 100);
     for (int i = before; i < rs.n; i++)
         CHECK(rs.v[i].id != ids[0] && rs.v[i].id != ids[1]);
@@ -954,8 +969,11 @@ static void test_pending(void)
     for (int i = 0; i < 20; i++) {
         CHECK_EQ(cp_abort(r, ids[i], &st), 0);
         CHECK_EQ(st, CP_NOT_STARTED);
-        CHECK_EQ(cp_abort(r, ids[i], &st), -ESTALE);
-        CHECK_EQ(cp_kill(r, ids[i], SIGTERM), -ESTALE);
+        /* an ended id, until the next pass */
+        CHECK_EQ(cp_abort(r, ids[i], &st), 0);
+        CHECK_EQ(st, CP_NOT_STARTED);
+        CHECK_EQ(cp_kill(r, ids[i], SIGTERM), -ESRCH);
+        CHECK_EQ(cp_write(r, ids[i], CP_STDIN, "x", 1), -EPIPE);
     }
     cp_get_counters(r, &c);
     CHECK(c.queued == 8 && c.pending == NP + 3 - 20);
@@ -1014,6 +1032,203 @@ static void test_pending(void)
     free(q);
 }
 
+/* An ended child's id stays valid, with its status, until the next pass. */
+static void test_id_until_next_poll(void)
+{
+    cp_reactor *r = new_reactor();
+    req q[3] = {
+        {.argv = SH("echo out; exit 7")},
+        {.argv = SH("kill -TERM $$")},
+        {.argv = {"cp-no-such-command-anywhere", NULL}},
+    };
+    int32_t ids[3];
+    CHECK_EQ(spawn_n(r, q, 3, ids), 3);
+    int32_t st = 12345;
+    CHECK_EQ(cp_child_status(r, ids[0], &st), 0);     /* pending */
+    CHECK_EQ(st, 12345);
+    recs rs = {0};
+    int64_t end = now_ms() + 5000;
+    while (count_type(&rs, CP_EV_EXIT, 0) + count_type(&rs, CP_EV_SPAWNERR, 0)
+           < 3 && now_ms() < end) {
+        int before = rs.n;
+        pump(r, &rs, 50);
+        /* every end reported by this pass is still there to ask about */
+        for (int i = before; i < rs.n; i++) {
+            const rec *x = &rs.v[i];
+            if (x->type == CP_EV_EXIT || x->type == CP_EV_SPAWNERR) {
+                int32_t want = x->type == CP_EV_EXIT ? x->a : CP_NOT_STARTED;
+                CHECK_EQ(cp_child_status(r, x->id, &st), 1);
+                CHECK_EQ(st, want);
+                st = 0;
+                CHECK_EQ(cp_abort(r, x->id, &st), 0);    /* nothing done */
+                CHECK_EQ(st, want);
+                CHECK_EQ(cp_kill(r, x->id, SIGTERM), -ESRCH);
+                CHECK_EQ(cp_write(r, x->id, CP_STDIN, "x", 1), -EPIPE);
+                CHECK_EQ(cp_write_many(r, &x->id, 1, CP_STDIN, "x", 1), 0);
+                CHECK_EQ(cp_write_eof(r, x->id, CP_STDIN), -EPIPE);
+                CHECK_EQ(cp_stream_mode(r, x->id, CP_STDOUT, CP_MODE_RAW), 0);
+                char buf[8];
+                CHECK_EQ(cp_stream_partial(r, x->id, CP_STDOUT, buf,
+                                           sizeof(buf)), 0);
+            } else if (x->type == CP_EV_START) {
+                CHECK_EQ(cp_child_status(r, x->id, &st), 0);
+            }
+        }
+        /* ended ids are not counted as live */
+        struct cp_counters c;
+        cp_get_counters(r, &c);
+        CHECK(c.slots == 3 - count_type(&rs, CP_EV_EXIT, 0)
+                         - count_type(&rs, CP_EV_SPAWNERR, 0));
+    }
+    CHECK_EQ(find(&rs, CP_EV_EXIT, ids[0])->a, 7);
+    CHECK_EQ(find(&rs, CP_EV_EXIT, ids[1])->a, -SIGTERM);
+    CHECK(find(&rs, CP_EV_SPAWNERR, ids[2]) != NULL);
+    /* the next pass retires them; nothing more was reported for them */
+    int before = rs.n;
+    pump(r, &rs, 0);
+    CHECK_EQ(rs.n, before);
+    for (int i = 0; i < 3; i++) {
+        CHECK_EQ(cp_child_status(r, ids[i], &st), -ESTALE);
+        CHECK_EQ(cp_abort(r, ids[i], &st), -ESTALE);
+        CHECK_EQ(cp_write(r, ids[i], CP_STDIN, "x", 1), -ESTALE);
+    }
+    /* new ids never name an ended child's slot before it is retired */
+    int32_t again = spawn1(r, (req){.argv = {"true", NULL}});
+    CHECK(again != ids[0] && again != ids[1] && again != ids[2]);
+    run_until(r, &rs, CP_EV_EXIT, 3, 5000);
+    pump(r, &rs, 0);
+    recs_free(&rs);
+    end_reactor(r);
+}
+
+/* Many children aborted in one call: all killed first, reaped together. */
+static void test_abort_many(void)
+{
+    enum { NRUN = 60, NPEND = 40, NALL = NRUN + NPEND + 1 };
+    cp_reactor *r = new_reactor();
+    CHECK_EQ(cp_abort_many(r, NULL, 0, NULL), 0);
+    CHECK_EQ(cp_abort_many(r, NULL, -1, NULL), -EINVAL);
+    int32_t g = cp_group_new(r, 0);             /* unlimited */
+    CHECK(g > 0);
+    CHECK_EQ(cp_group_set_fanout(r, 0, 1), 0);
+    req *q = calloc(NALL, sizeof(req));
+    for (int i = 0; i < NRUN; i++) {
+        /* half of them ignore SIGTERM and have children of their own */
+        q[i] = (req){.argv = SH(i % 2 ? "trap '' TERM INT HUP; sleep 30 & "
+                                        "echo started; wait"
+                                      : "echo started; exec sleep 30"),
+                     .group = i ? g : 0};
+    }
+    for (int i = NRUN; i < NRUN + NPEND; i++)  /* behind ids[0] (fanout 1) */
+        q[i] = (req){.argv = {"true", NULL}, .group = 0};
+    int32_t *ids = calloc(NALL + 1, sizeof(int32_t));
+    CHECK_EQ(spawn_n(r, q, NRUN + NPEND, ids), NRUN + NPEND);
+    CHECK_EQ(cp_write(r, ids[NRUN + 5], CP_STDIN, "data", 4), 0);
+    recs rs = {0};
+    int64_t end = now_ms() + 10000;
+    while (count_type(&rs, CP_EV_LINES, 0) < NRUN && now_ms() < end)
+        pump(r, &rs, 50);
+    CHECK_EQ(count_type(&rs, CP_EV_LINES, 0), NRUN);
+    /* one that ends in the batch just before the abort */
+    ids[NRUN + NPEND] = spawn1(r, (req){.argv = SH("exit 3"), .group = g});
+    run_until(r, &rs, CP_EV_EXIT, 1, 5000);
+    CHECK(find(&rs, CP_EV_EXIT, ids[NRUN + NPEND]) != NULL);
+    pid_t *pids = calloc(NRUN, sizeof(pid_t));
+    for (int i = 0; i < NRUN; i++) {
+        const rec *s = find(&rs, CP_EV_START, ids[i]);
+        pids[i] = s ? s->a : 0;
+        CHECK(pids[i] > 0);
+    }
+    /* the list: the runners, the pending ones, the ended one, then a
+     * runner named twice and a stale id */
+    int32_t *list = calloc(NALL + 2, sizeof(int32_t));
+    memcpy(list, ids, NALL * sizeof(int32_t));
+    list[NALL] = ids[0];
+    list[NALL + 1] = ids[NALL - 1] + (1 << 20) * 7;    /* another gen */
+    int32_t *st = calloc(NALL + 2, sizeof(int32_t));
+    int64_t t0 = now_ms();
+    CHECK_EQ(cp_abort_many(r, list, NALL + 2, st), NALL + 1);
+    int64_t took = now_ms() - t0;
+    CHECK(took < 900);          /* not one wait per child */
+    for (int i = 0; i < NRUN; i++)
+        CHECK_EQ(st[i], -SIGKILL);
+    for (int i = NRUN; i < NRUN + NPEND; i++)
+        CHECK_EQ(st[i], CP_NOT_STARTED);
+    CHECK_EQ(st[NRUN + NPEND], 3);     /* ended before: its own status */
+    CHECK_EQ(st[NALL], -SIGKILL);
+    CHECK_EQ(st[NALL + 1], CP_NO_CHILD);
+    /* reaped, not orphaned: the counters are empty right away */
+    struct cp_counters c;
+    cp_get_counters(r, &c);
+    CHECK(c.children == 0 && c.pending == 0 && c.fds == 0 && c.slots == 0
+          && c.queued == 0 && c.timers == 0);
+    for (int i = 0; i < NRUN; i++)      /* reaped: not even a zombie */
+        CHECK(kill(pids[i], 0) < 0 && errno == ESRCH);
+    /* valid until the next pass, then stale; no records for any of them */
+    int32_t one = 0;
+    CHECK_EQ(cp_child_status(r, ids[1], &one), 1);
+    CHECK_EQ(one, -SIGKILL);
+    CHECK_EQ(cp_abort(r, ids[NRUN + 1], &one), 0);      /* a pending one */
+    CHECK_EQ(one, CP_NOT_STARTED);
+    int before = rs.n;
+    pump(r, &rs, 100);
+    pump(r, &rs, 0);
+    CHECK_EQ(rs.n, before);
+    CHECK_EQ(cp_abort_many(r, list, NALL, st), 0);
+    CHECK_EQ(st[0], CP_NO_CHILD);
+    CHECK_EQ(cp_child_status(r, ids[1], &one), -ESTALE);
+    CHECK_EQ(cp_group_free(r, g), 0);
+    free(st);
+    free(list);
+    free(pids);
+    free(ids);
+    free(q);
+    recs_free(&rs);
+    end_reactor(r);
+}
+
+/* More children than fit the stack arrays, with the no-pidfd path too, and
+ * an abort of children that are still being started (some not reaped). */
+static void test_abort_many_large(void)
+{
+    enum { N = 300 };
+    cp_reactor *r = new_reactor();
+    CHECK_EQ(cp_group_set_fanout(r, 0, 0), 0);
+    req *q = calloc(N, sizeof(req));
+    for (int i = 0; i < N; i++)
+        q[i] = (req){.argv = {"sleep", "30", NULL},
+                     .flags = CP_SPAWN_STDIN_NULL};
+    int32_t *ids = calloc(N, sizeof(int32_t));
+    CHECK_EQ(spawn_n(r, q, N, ids), N);
+    recs rs = {0};
+    run_until(r, &rs, CP_EV_START, N, 20000);
+    CHECK_EQ(count_type(&rs, CP_EV_START, 0), N);
+    int32_t *st = calloc(N, sizeof(int32_t));
+    int64_t t0 = now_ms();
+    CHECK_EQ(cp_abort_many(r, ids, N, st), N);
+    CHECK(now_ms() - t0 < 1500);
+    int killed = 0;
+    for (int i = 0; i < N; i++)
+        killed += st[i] == -SIGKILL;
+    CHECK_EQ(killed, N);
+    struct cp_counters c;
+    cp_get_counters(r, &c);
+    CHECK(c.fds == 0 && c.slots == 0 && c.pending == 0);
+    /* orphans, if any (a slow machine), are reaped by the timer */
+    int64_t end = now_ms() + 5000;
+    while (c.children && now_ms() < end) {
+        pump(r, &rs, 20);
+        cp_get_counters(r, &c);
+    }
+    CHECK_EQ(c.children, 0);
+    pump(r, &rs, 0);
+    free(st);
+    free(ids);
+    free(q);
+    recs_free(&rs);
+    end_reactor(r);
+}
+
 typedef void (*test_fn)(void);
 
 int main(void)
@@ -1038,6 +1253,9 @@ int main(void)
         {"emfile", test_emfile},
         {"close", test_close},
         {"pending", test_pending},
+        {"id_until_next_poll", test_id_until_next_poll},
+        {"abort_many", test_abort_many},
+        {"abort_many_large", test_abort_many_large},
     };
     signal(SIGPIPE, SIG_IGN);   /* as Python does */
     for (backend = CP_BACKEND_EPOLL; backend <= CP_BACKEND_POLL; backend++) {
