@@ -91,20 +91,6 @@ Batch = Tuple[Sequence[int], Sequence[int], Sequence[int], Sequence[int], Sequen
 EMPTY_BATCH: Batch = ((), (), (), (), (), b"")
 
 
-def exit_statuses(batch: Batch) -> Dict[int, Optional[int]]:
-    """The children whose end is in `batch`: id -> exit status (code or
-    -signal), or None for one that could not be started."""
-    types, _streams, ids, a = batch[:4]
-    status: Dict[int, Optional[int]] = {}
-    exit_, spawnerr = lib.CP_EV_EXIT, lib.CP_EV_SPAWNERR
-    for etype, cid, value in zip(types, ids, a):
-        if etype == exit_:
-            status[cid] = value
-        elif etype == spawnerr:
-            status[cid] = None
-    return status
-
-
 #: a spawn request: (argv, env, cwd, flags, group, timeout)
 Request = Tuple[Sequence, Optional[Dict[str, str]], Optional[Union[str, bytes]], int, int,
                 Optional[float]]

@@ -253,3 +253,17 @@ def test_an_abort_makes_and_closes_the_clients_of_a_class_that_closes_its_own_wa
     assert handler.closes == [False]
     assert sorted(key for key, _ in closed) == sorted(NodeSet("n[1-%d]" % count))
     assert all(abort for _, abort in closed)
+
+
+def test_a_timed_out_run_ends_its_running_children_together(task):
+    task.set_info("fanout", 8)
+    worker = task.shell("sleep 10", nodes="n[1-%d]" % (SPAWN_SLICE + 50), remote=False)
+    start = time.monotonic()
+    with pytest.raises(TaskTimeout):
+        task.run(timeout=0.5)
+    assert time.monotonic() - start < 5
+    # the 8 running nodes timed out (their status kept through the bulk
+    # abort); the waiting ones never ran
+    assert worker.num_timeout() == 8
+    assert not list(worker.iter_node_retcodes())
+    assert not task._engine._clients and not task._engine._held

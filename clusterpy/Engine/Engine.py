@@ -395,8 +395,6 @@ class Engine(object):
         self._fanout = None     # fanout applied to the reactor's group 0
         self._reactor = None
         self._reactor_lock = threading.Lock()
-        self._batch = _r.EMPTY_BATCH    # the batch being dispatched
-        self._batch_status = None   # its exit statuses by id, made on demand
         self.evlooprefcnt = 0
         self.running = False
         self._exited = False
@@ -538,6 +536,10 @@ class Engine(object):
                     except BaseException as exc:  # noqa: BLE001 (re-raised below)
                         failure = failure or exc
         doomed = list(self._clients) + (list(self._ports) if clear_ports else [])
+        try:
+            self._abort_children(self._clients)
+        except BaseException as exc:  # noqa: BLE001 (re-raised below)
+            failure = failure or exc
         self._held = {}
         for client in doomed:
             try:
@@ -735,14 +737,31 @@ class Engine(object):
     def _abort_child(self, cid):
         """End child `cid` now, with no further record for it; returns its
         exit status (None if it never started), or False if the id was
-        not live."""
+        not live.  (C keeps the id of a child reaped in the current batch
+        valid until the next poll: it gives that child's status.)"""
         if self._ids.pop(cid, None) is None:
             return False
         try:
             return self._reactor.abort(cid)
         except OSError:
-            # reaped in C already: its exit record is in the current batch
-            return self._batch_exit_status(cid)
+            # its end was in a batch that a handler's exception cut short
+            return None
+
+    def _abort_children(self, clients):
+        """End the children of `clients` in one C call (all killed, then
+        reaped together), each one's status kept for its closing; the
+        clients whose abort does more (_bulk_abort false) are left to it."""
+        ids = self._ids
+        batch = [client for client in clients
+                 if client._bulk_abort and client._cid in ids
+                 and (client._state == _PENDING or client._state == _RUNNING)]
+        if len(batch) < 2 or self._reactor is None:
+            return
+        cids = [client._cid for client in batch]
+        for cid in cids:
+            del ids[cid]
+        for client, status in zip(batch, self._reactor.abort_many(cids)):
+            client._status = status
 
     def _ref(self, client):
         """One more reference of `client` keeping the loop running."""
@@ -1179,8 +1198,6 @@ class Engine(object):
         # bytes, one copy each
         batch = self._reactor.poll_batch(wait)
         types, streams, cids, avals, bvals, arena = batch
-        self._batch = batch
-        self._batch_status = None
         ids = self._ids
         ids_get = ids.get
         exited = []
@@ -1221,16 +1238,6 @@ class Engine(object):
                 target._cp_data(stream, arena[a:a + b])
         if exited:
             self._close_exited(exited)
-
-    def _batch_exit_status(self, cid):
-        """Exit status of child cid from its record in the current batch (a
-        child reaped in C whose record was not dispatched yet), or None.
-        The batch is indexed once, on the first call: a handler that aborts
-        every client of a large batch costs one pass over it, not one each."""
-        status = self._batch_status
-        if status is None:
-            status = self._batch_status = _r.exit_statuses(self._batch)
-        return status.get(cid)
 
     def _close_exited(self, exited):
         """Finish the clients whose child was reaped (timed out or not),

@@ -195,6 +195,8 @@ class EngineClient(EngineBaseTimer):
     _counts_streams = False
     #: a child process spawned by the engine (held back by its fanout)
     _spawns = False
+    #: its child may be ended with others in one call (Engine.clear)
+    _bulk_abort = False
 
     def __repr__(self):
         return "<%s.%s instance at 0x%x key %r>" % (self.__module__, self.__class__.__name__,
@@ -288,6 +290,7 @@ class _ChildProcess(object):
 
     _counts_streams = False
     _spawns = True
+    _bulk_abort = True
     #: whether output nobody consumes may be dropped in C unread
     _discardable = True
     #: stdin is /dev/null (write EOF asked before the start, nothing queued)

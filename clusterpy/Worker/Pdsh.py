@@ -86,6 +86,8 @@ class PdshClient(ExecClient):
     MODE = "pdsh"
     # pdsh's own messages must be parsed even when nobody reads the output
     _discardable = False
+    # stopped by SIGINT first (see _cp_abort), never in a bulk abort
+    _bulk_abort = False
 
     def __init__(self, node, command, worker, stderr, timeout, autoclose=False, rank=None):
         ExecClient.__init__(self, node, command, worker, stderr, timeout, autoclose, rank)
