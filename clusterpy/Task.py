@@ -445,8 +445,7 @@ class Task(object):
         is running)."""
         assert self in Task._tasks.values(), "deleted task instance, call task_self() again!"
         worker._set_task(self)
-        for client in worker._engine_clients():
-            self._engine.add(client)
+        self._engine.add_worker(worker)
 
     # running
 

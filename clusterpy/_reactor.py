@@ -2,21 +2,22 @@
 
 A :class:`Reactor` owns one C reactor (csrc/cp.h is the full contract).
 Python never gets fds or pointers from it, only integer ids, and is never
-called back: each loop pass calls :meth:`Reactor.poll`, which returns a
-flat list of record words (``CP_REC_WORDS`` per record:
-``kind, id, a, b`` with ``kind = type | stream << 8``) and one ``bytes``
-copy of the arena that LINES/DATA records point into::
+called back: each loop pass calls :meth:`Reactor.poll_batch`, which returns
+the batch of records decoded into columns (type, stream, id, a, b: one list
+each) and the arena that LINES/DATA records point into.  This module alone
+knows the record layout (``CP_REC_WORDS`` int32 words ``kind, id, a, b``
+with ``kind = type | stream << 8``; :meth:`Reactor.poll` still returns the
+raw words)::
 
     with Reactor() as r:
         (cid,) = r.spawn([(["echo", "hi"], None, None, 0, 0, None)])
         done = False
         while not done:
-            words, arena = r.poll()
-            for i in range(0, len(words), CP_REC_WORDS):
-                kind, id_, a, b = words[i:i + CP_REC_WORDS]
-                if kind & 0xff == CP_EV_LINES:
-                    lines = arena[a:a + b].split(b"\\n")
-                done |= kind & 0xff == CP_EV_EXIT
+            types, streams, ids, a, b, arena = r.poll_batch()
+            for type_, stream, id_, a_, b_ in zip(types, streams, ids, a, b):
+                if type_ == CP_EV_LINES:
+                    lines = arena[a_:a_ + b_].split(b"\\n")
+                done |= type_ == CP_EV_EXIT
 
 Errors from C (``-errno``) become ``OSError(errno, strerror)``; a stale id
 gives ``errno.ESTALE``.  A child's id stays valid until the next poll after
@@ -25,6 +26,7 @@ still ask for its status (:meth:`Reactor.child_status`, :meth:`Reactor.abort`).
 Every call but :meth:`Reactor.wake` belongs to the reactor's owner thread.
 """
 import os
+import sys
 import threading
 import warnings
 import weakref
@@ -77,8 +79,17 @@ _ARENA_SLACK = 64                   # cp_poll() wants arena_cap >= line_max + 64
 _WORDS = lib.CP_REC_WORDS
 _NOT_STARTED = lib.CP_NOT_STARTED
 _NO_CHILD = lib.CP_NO_CHILD
+_REC_BYTES = 4 * _WORDS
+# kind = type | stream << 8, type and stream < 256: each one byte of the
+# record's first word, whose place depends on the byte order
+_TYPE_BYTE, _STREAM_BYTE = (0, 1) if sys.byteorder == "little" else (3, 2)
 _new_raw = ffi.new_allocator(should_clear_after_alloc=False)
 _live: "weakref.WeakSet[Reactor]" = weakref.WeakSet()
+
+#: a decoded batch of records (see Reactor.poll_batch)
+Batch = Tuple[Sequence[int], Sequence[int], Sequence[int], Sequence[int], Sequence[int], Any]
+EMPTY_BATCH: Batch = ((), (), (), (), (), b"")
+
 
 #: a spawn request: (argv, env, cwd, flags, group, timeout)
 Request = Tuple[Sequence, Optional[Dict[str, str]], Optional[Union[str, bytes]], int, int,
@@ -118,7 +129,7 @@ def _closed():
 class Reactor:
     """One C reactor: children, user fds, timers, wake-ups, in batches."""
 
-    __slots__ = ("_r", "_ev", "_evwords", "_ev_cap", "_arena", "_arena_cap",
+    __slots__ = ("_r", "_ev", "_evbytes", "_evwords", "_ev_cap", "_arena", "_arena_cap",
                  "_used", "_partial", "_line_max", "_lock", "backend", "closed",
                  "__weakref__")
 
@@ -146,7 +157,8 @@ class Reactor:
         self._line_max = line_max
         self._partial = None    # partial()'s buffer, made on first use
         self._ev = _new_raw("int32_t[]", ev_cap * _WORDS)
-        self._evwords = memoryview(ffi.buffer(self._ev)).cast("i")
+        self._evbytes = memoryview(ffi.buffer(self._ev))
+        self._evwords = self._evbytes.cast("i")
         self._ev_cap = ev_cap
         self._arena = _new_raw("char[]", arena_cap)
         self._arena_cap = arena_cap
@@ -394,6 +406,29 @@ class Reactor:
             return [], b""
         raise _error(n)
 
+    def poll_batch(self, timeout: Optional[float] = None) -> "Batch":
+        """poll_view(), its records decoded into columns: ``(types, streams,
+        ids, a, b, arena)``, five lists of ints one entry per record (the
+        record type ``CP_EV_*``, its stream, its id and its two operands)
+        and the arena buffer (valid until the next poll, as poll_view()'s).
+        The columns come out of the record array by strided slices, each in
+        one C pass: a loop over them does no bit arithmetic per record."""
+        r = self._r
+        if r is None:
+            raise _closed()
+        n = lib.cp_poll(r, -1 if timeout is None else _ms(timeout), self._ev,
+                        self._ev_cap, self._arena, self._arena_cap, self._used)
+        if n > 0:
+            words = self._evwords[:n * _WORDS]
+            octets = self._evbytes[:n * _REC_BYTES]
+            return (octets[_TYPE_BYTE::_REC_BYTES].tolist(),
+                    octets[_STREAM_BYTE::_REC_BYTES].tolist(),
+                    words[1::_WORDS].tolist(), words[2::_WORDS].tolist(),
+                    words[3::_WORDS].tolist(), ffi.buffer(self._arena, self._used[0]))
+        if n == 0 or n == -EINTR:
+            return EMPTY_BATCH
+        raise _error(n)
+
     def fileno(self) -> int:
         """A descriptor readable whenever a poll(0) has work, for another
         event loop to watch (asyncio's add_reader); the reactor's own: do
@@ -425,7 +460,6 @@ class Reactor:
 
 def _main(commands: List[str]) -> int:
     """Run shell commands in parallel; print their lines as they come."""
-    import sys
     if not commands:
         sys.stderr.write("usage: python -m clusterpy._reactor COMMAND...\n")
         return 2
@@ -437,10 +471,8 @@ def _main(commands: List[str]) -> int:
         files = {lib.CP_STDOUT: sys.stdout.buffer, lib.CP_STDERR: sys.stderr.buffer}
         left = len(ids)
         while left:
-            words, arena = r.poll()
-            for i in range(0, len(words), _WORDS):
-                kind, cid, a, b = words[i:i + _WORDS]
-                kind, stream = kind & 0xff, kind >> 8
+            types, streams, ids_, avals, bvals, arena = r.poll_batch()
+            for kind, stream, cid, a, b in zip(types, streams, ids_, avals, bvals):
                 tag = b"[%d] " % index.get(cid, -1)
                 if kind == lib.CP_EV_LINES:
                     out = files[stream]
@@ -457,5 +489,4 @@ def _main(commands: List[str]) -> int:
 
 
 if __name__ == "__main__":
-    import sys
     sys.exit(_main(sys.argv[1:]))

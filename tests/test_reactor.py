@@ -673,3 +673,24 @@ def test_bad_requests_raise_oserror(reactor):
         reactor.fd_add(-1, CP_FD_READ)
     assert exc.value.errno == errno.EBADF
     assert reactor.counters()["pending"] == 0
+
+
+def test_poll_batch_columns_match_the_words(reactor):
+    """poll_batch() decodes a batch into columns: type, stream, id, a, b,
+    the same records the raw words hold."""
+    from clusterpy._reactor import CP_EV_EXIT, CP_EV_LINES
+    ids = reactor.spawn([sh("echo out; echo err >&2; exit 3"), sh("exit 0")])
+    lines, statuses = {}, {}
+    for _ in range(1000):
+        batch = reactor.poll_batch(1.0)
+        types, streams, cids, avals, bvals, arena = batch
+        assert len(types) == len(streams) == len(cids) == len(avals) == len(bvals)
+        for etype, stream, cid, a, b in zip(types, streams, cids, avals, bvals):
+            if etype == CP_EV_LINES:
+                lines[cid, stream] = arena[a:a + b]
+            elif etype == CP_EV_EXIT:
+                statuses[cid] = a
+        if len(statuses) == 2:
+            break
+    assert lines == {(ids[0], 1): b"out", (ids[0], 2): b"err"}
+    assert statuses == {ids[0]: 3, ids[1]: 0}

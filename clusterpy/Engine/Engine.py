@@ -9,24 +9,34 @@ owns one reactor while it has something in it, creating it when a run starts
 and closing it when the run ends with nothing left inside, so that an idle
 Task holds no fd.
 
+The Engine is the one owner of a run: it alone writes reactor ids (``_ids``:
+id -> record target, see RecordTarget and ChildTarget), the reference
+counts, the timers, and calls the reactor.  Clients and workers ask it
+(``write()``, ``write_many()``, ``_watch_fd()``, ``_abort_child()``,
+``_ref()``...) and get the records of their ids through the ``_cp_*``
+methods of those protocols.
+
 One loop pass: queued clients go to C in one batch (spawn requests carry
 their fanout group: 0 for the Task's fanout, or a Worker's own group), one
-``poll_view()`` returns a batch of records, and each record is dispatched by id
-to the client, port or timer it belongs to (a record's lines are sliced out of
-the arena buffer as bytes, one copy, valid past the next poll).  Records for ids that are no longer
-known (a worker aborted by an earlier record of the same batch) are dropped.
-Process exits are handled after the I/O records of the batch (but before any
-start of a newly spawned child), so that a command's last lines always come
-before its ``ev_hup`` and the number of running clients seen by handlers
-never exceeds the fanout.
+``poll_batch()`` returns a batch of records (decoded into columns by
+clusterpy._reactor, which alone knows their layout), and each record is
+dispatched by id to the client, port or timer it belongs to (a record's
+lines are sliced out of the arena buffer as bytes, one copy, valid past the
+next poll).  Records for ids that are no longer known (a worker aborted by
+an earlier record of the same batch) are dropped.  Process exits are
+handled after the I/O records of the batch (but before any start of a newly
+spawned child), so that a command's last lines always come before its
+``ev_hup`` and the number of running clients seen by handlers never
+exceeds the fanout.
 
 Spawn requests are streamed: C holds at most a group's fanout plus
 ``SPAWN_SLICE`` (or the fanout again, if larger) of its children, running or
-pending; the others wait in Python, unbuilt (``_held``), and go to C in a
-batch at the start of a pass once half a slice of room has opened.  So the
-first command starts as soon as the first slice is built, whatever the
-number of nodes, and no spawn request of a node far down the queue takes
-memory before it can run.
+pending; the others wait in Python (``_held``), and go to C in a batch at
+the start of a pass once half a slice of room has opened.  A held worker's
+nodes are not even clients yet: a ClientSource (``add_worker()``) makes
+each node's client as its turn comes.  So the first command starts as soon
+as the first slice is built, whatever the number of nodes, and a pending
+node costs a few bytes.
 
 The loop runs while ``evlooprefcnt`` > 0: the count of live clients, started
 ports and armed timers that are not ``autoclose``.  Its only cross-thread
@@ -47,7 +57,7 @@ import threading
 from array import array
 from collections import deque
 from time import monotonic
-from typing import Any
+from typing import Any, Dict, Protocol
 
 from clusterpy import _reactor as _r
 
@@ -72,6 +82,22 @@ _NEW, _PENDING, _RUNNING, _EXITED, _CLOSED = range(5)
 
 #: spawn requests C holds beyond a group's fanout (see the module documentation)
 SPAWN_SLICE = 256
+
+
+def _count(line):
+    """The number of clients of a held line (clients and sources)."""
+    return sum(len(item) if item.__class__ is ClientSource else 1 for item in line)
+
+
+def _fits(line, room):
+    """Whether the clients of a held line (clients and sources) number at
+    most `room` (counted no further than that)."""
+    count = 0
+    for item in line:
+        count += len(item) if item.__class__ is ClientSource else 1
+        if count > room:
+            return False
+    return True
 
 
 class EngineException(Exception):
@@ -194,18 +220,151 @@ class EngineTimer(EngineBaseTimer):
         self.eh.ev_timer(self)
 
 
+class RecordTarget(Protocol):
+    """What the engine calls for the records of a reactor id it watches
+    (a user fd: StreamClient's streams, the signal pipe).  `stream` is the
+    record's stream number (0 for a user fd); `chunk` holds whole lines
+    joined by b"\\n" (a final unterminated line at EOF, or a bounded piece
+    of a very long one), `data` a raw read."""
+
+    def _cp_lines(self, stream: int, chunk: bytes) -> None:
+        """Lines read (line mode)."""
+
+    def _cp_data(self, stream: int, data: bytes) -> None:
+        """Bytes read (raw mode)."""
+
+    def _cp_eof(self, stream: int) -> None:
+        """The read side reached its end; C closed it (the id is gone)."""
+
+    def _cp_written(self, stream: int, count: int) -> None:
+        """`count` queued bytes were written."""
+
+    def _cp_wclosed(self, stream: int, err: int) -> None:
+        """The write side is closed (err: 0, or the errno that closed it)."""
+
+
+class ChildTarget(RecordTarget, Protocol):
+    """What the engine calls for the records of a child it spawned (an
+    engine client of a process), besides RecordTarget's calls for its
+    streams (1: stdout, 2: stderr, 0: stdin)."""
+
+    #: set by the engine on the child's TIMEOUT record (its EXIT follows)
+    _timedout: bool
+
+    def _cp_started(self, pid: int) -> None:
+        """The child left the fanout queue and runs."""
+
+    def _cp_exited(self, status: int, spawn_error: bool) -> None:
+        """The child was reaped: status is its exit code or -signal, or
+        with spawn_error the errno that kept it from starting.  Its id is
+        gone; the engine closes it at the end of the batch."""
+
+
 class _SignalPipe(object):
     """Records of the signal wake-up pipe: the wait ended, nothing to do
     (Python runs the signal handlers when the poll returns)."""
 
-    def _cp_data(self, stream, data):
+    def _cp_lines(self, stream: int, chunk: bytes) -> None:
         pass
 
-    def _cp_eof(self, stream):
+    def _cp_data(self, stream: int, data: bytes) -> None:
+        pass
+
+    def _cp_eof(self, stream: int) -> None:
+        pass
+
+    def _cp_written(self, stream: int, count: int) -> None:
+        pass
+
+    def _cp_wclosed(self, stream: int, err: int) -> None:
         pass
 
 
-_SIGNAL_PIPE = _SignalPipe()
+_SIGNAL_PIPE: RecordTarget = _SignalPipe()
+
+
+class ClientSource(object):
+    """The clients of one worker, made on demand: a worker of 100,000 nodes
+    has no client object for a node before the engine is about to spawn it
+    (or something asks for every client: Engine.clients(), an abort).
+
+    `owner._cp_make()` returns the worker's next client, in order; `count`
+    is how many it will make; `autoclose` is theirs.  Once the source is added to an
+    engine, a client made ahead of its turn (make_all()) is registered at
+    once and waits in `made` for its turn in the fanout queue.
+    """
+
+    __slots__ = ("owner", "left", "made", "autoclose", "engine", "refs")
+
+    def __init__(self, owner, count, autoclose):
+        self.owner = owner
+        self.left = count       # clients not made yet
+        self.made = None        # deque of clients made ahead of their turn
+        self.autoclose = autoclose
+        self.engine = None
+        self.refs = 0           # evlooprefcnt held for the clients not made
+
+    def __len__(self):
+        return self.left + (len(self.made) if self.made else 0)
+
+    def _make(self, count):
+        """Make up to `count` new clients (registered if added)."""
+        count = min(count, self.left)
+        self.left -= count
+        make = self.owner._cp_make
+        engine = self.engine
+        clients = [make() for _ in range(count)]
+        if engine is not None:
+            for client in clients:
+                engine._adopt(client, self)
+        return clients
+
+    def take(self, count):
+        """Up to `count` clients whose turn it is (made ahead first)."""
+        made = self.made
+        taken = []
+        while made and len(taken) < count:
+            taken.append(made.popleft())
+        if len(taken) < count and self.left:
+            taken += self._make(count - len(taken))
+        return taken
+
+    def discard(self):
+        """Close the clients not made yet without making them, if the
+        owner can (owner._cp_discard(count): an engine clearing); returns
+        whether they are gone."""
+        count = self.left
+        if not count:
+            return True
+        discard = getattr(self.owner, "_cp_discard", None)
+        if discard is None:
+            return False
+        engine = self.engine
+        left, refs = self.left, self.refs
+        self.left = self.refs = 0
+        if engine is not None:
+            engine.evlooprefcnt -= refs
+        try:
+            done = discard(count)
+        except BaseException:
+            done = True
+            raise
+        finally:
+            if not done:
+                self.left, self.refs = left, refs
+                if engine is not None:
+                    engine.evlooprefcnt += refs
+        return done
+
+    def make_all(self):
+        """Make every client left (ahead of their turn, if added)."""
+        if not self.left:
+            return
+        clients = self._make(self.left)
+        if self.engine is not None:
+            if self.made is None:
+                self.made = deque()
+            self.made.extend(clients)
 
 
 class Engine(object):
@@ -214,12 +373,16 @@ class Engine(object):
     identifier = "(none)"
     _backend = "epoll"
 
+    #: reactor id -> its record target: a ChildTarget (a process client),
+    #: a RecordTarget (a user fd) or a timer (see _timer_fired)
+    _ids: Dict[int, Any]
+
     def __init__(self, info):
         self.info = info
         info["engine"] = self.identifier
         self._clients = {}      # delayable clients (ordered set)
         self._ports = {}        # ports (ordered set)
-        self._ids = {}          # reactor id -> client, stream slot or timer
+        self._ids = {}
         self._queued = []       # stream clients added, not yet registered
         self._tqueue = []       # timers armed, not yet handed to the reactor
         self._tspec = array("d")    # their (deadline, interval) pairs
@@ -232,8 +395,6 @@ class Engine(object):
         self._fanout = None     # fanout applied to the reactor's group 0
         self._reactor = None
         self._reactor_lock = threading.Lock()
-        self._batch = ()        # records of the batch being dispatched
-        self._batch_status = None   # its exit statuses by id, made on demand
         self.evlooprefcnt = 0
         self.running = False
         self._exited = False
@@ -273,8 +434,17 @@ class Engine(object):
     # bookkeeping
 
     def clients(self):
-        """A copy of the set of clients."""
+        """A copy of the set of clients (every client of a ClientSource is
+        made for it)."""
+        self._make_all()
         return set(self._clients)
+
+    def _make_all(self):
+        """Make the clients that sources hold back (ClientSource)."""
+        for line in list(self._held.values()):
+            for item in list(line):
+                if item.__class__ is ClientSource:
+                    item.make_all()
 
     def ports(self):
         """A copy of the set of ports."""
@@ -307,6 +477,40 @@ class Engine(object):
             if self.running:
                 self._start_port(client)
 
+    def add_worker(self, worker) -> None:
+        """Add the clients of a worker: the ones it made, then its source
+        of clients made on demand, if it has one (Worker._engine_parts)."""
+        clients, source = worker._engine_parts()
+        for client in clients:
+            self.add(client)
+        if source is not None and len(source):
+            self._add_source(source, worker)
+
+    def _add_source(self, source, worker):
+        """Hold a ClientSource in its worker's fanout queue: its clients are
+        made as their turn comes (see _feed)."""
+        source.engine = self
+        if not source.autoclose:
+            source.refs = source.left
+            self.evlooprefcnt += source.left
+        key = None if worker is None or worker._fanout is FANOUT_DEFAULT else worker
+        line = self._held.get(key)
+        if line is None:
+            line = self._held[key] = deque()
+        line.append(source)
+        if self.running and self._driver is not None:
+            self._driver.kick()
+
+    def _adopt(self, client, source):
+        """Register a client its source just made (it takes over one of the
+        source's references)."""
+        client._set_engine(self)
+        self._clients[client] = None
+        client._state = _NEW
+        if source.refs > 0 and not client.autoclose:
+            source.refs -= 1
+            client._refs = 1
+
     def remove(self, client, abort=False, did_timeout=False) -> None:
         """Remove a client (or port), closing it."""
         if client.delayable:
@@ -323,7 +527,19 @@ class Engine(object):
         Every one is removed even if a handler raises on the way; the first
         exception is raised at the end."""
         failure = None
+        for line in list(self._held.values()):
+            for item in list(line):
+                if item.__class__ is ClientSource:
+                    try:
+                        if not item.discard():
+                            item.make_all()
+                    except BaseException as exc:  # noqa: BLE001 (re-raised below)
+                        failure = failure or exc
         doomed = list(self._clients) + (list(self._ports) if clear_ports else [])
+        try:
+            self._abort_children(self._clients)
+        except BaseException as exc:  # noqa: BLE001 (re-raised below)
+            failure = failure or exc
         self._held = {}
         for client in doomed:
             try:
@@ -381,7 +597,7 @@ class Engine(object):
         for key, line in list(self._held.items()):
             limit = fanout if key is None else key._fanout
             if limit is None or limit <= 0:     # no limit: everything now
-                room = len(line)
+                room = _count(line)
             else:
                 if key is None:
                     live = self._live0
@@ -389,14 +605,21 @@ class Engine(object):
                     entry = self._groups.get(key)
                     live = entry[1] if entry is not None else 0
                 room = limit + max(SPAWN_SLICE, limit) - live
-                if room < SPAWN_SLICE // 2 and room < len(line):
+                if room < SPAWN_SLICE // 2 and not _fits(line, room):
                     continue
             batch = []
             popleft = line.popleft
             while line and len(batch) < room:
-                client = popleft()
-                if client._state == _NEW:
-                    batch.append(client)
+                item = line[0]
+                if item.__class__ is ClientSource:
+                    taken = item.take(room - len(batch))
+                    if not len(item):
+                        popleft()
+                    batch += [client for client in taken if client._state == _NEW]
+                    continue
+                popleft()
+                if item._state == _NEW:
+                    batch.append(item)
             if not line:
                 del self._held[key]
             if batch:
@@ -416,7 +639,7 @@ class Engine(object):
             if not client._group:
                 self._live0 += 1
             if client._wqueue or client._weof:
-                client._cp_flush_writes(reactor)
+                client._cp_flush_writes(self)
 
     def _requests(self, queued, spawning):
         """The spawn requests of the queued process clients, one at a time
@@ -428,7 +651,7 @@ class Engine(object):
             request = client._cp_request()
             if request is None:
                 client._state = _RUNNING
-                client._cp_register(self._reactor, self._ids)
+                client._cp_register(self)
                 continue
             spawning.append(client)
             argv, env, cwd, flags, timeout = request
@@ -451,7 +674,7 @@ class Engine(object):
         try:
             if state in (_PENDING, _RUNNING):
                 # unfinished lines are delivered unless the user aborted
-                client._cp_abort(self._reactor, self._ids, did_timeout or not abort)
+                client._cp_abort(self, did_timeout or not abort)
         finally:
             self._retire(client)
         client._close(abort, did_timeout)
@@ -462,6 +685,103 @@ class Engine(object):
         self.evlooprefcnt -= client._refs
         client._refs = 0
         self._leave_group(client)
+
+    # what clients ask of the reactor: through these methods only, so that
+    # the engine stays the one writer of ids, counts and reactor calls
+
+    def write(self, cid, data, stream) -> None:
+        """Queue `data` for stream `stream` of reactor id `cid`."""
+        self._reactor.write(cid, data, stream)
+
+    def write_many(self, cids, data, stream) -> int:
+        """Queue the same `data` for several ids (stale ones skipped)."""
+        return self._reactor.write_many(cids, data, stream)
+
+    def write_eof(self, cid, stream) -> None:
+        """Close stream `stream` of `cid` once its queue has drained."""
+        self._reactor.write_eof(cid, stream)
+
+    def _watch_fd(self, target: RecordTarget, fd: int, flags: int) -> int:
+        """Watch a user fd for `target` (a RecordTarget); returns its id."""
+        sid = self._reactor.fd_add(fd, flags)
+        self._ids[sid] = target
+        return sid
+
+    def _forget(self, rid):
+        """Drop a reactor id whose slot C ended (EOF, WCLOSED); returns
+        whether it was still known."""
+        return self._ids.pop(rid, None) is not None
+
+    def _unwatch_fd(self, sid, flush_lines=None):
+        """Stop watching user fd `sid` now, if it is still known; with
+        `flush_lines`, give it the stream's unfinished last line first."""
+        if sid not in self._ids:
+            return
+        if flush_lines is not None:
+            try:
+                partial = self._reactor.partial(sid)
+            except OSError:
+                partial = b""
+            if partial:
+                flush_lines(partial)
+        del self._ids[sid]
+        try:
+            self._reactor.fd_remove(sid)
+        except OSError:
+            pass    # its slot ended in this very batch (EOF/WCLOSED)
+
+    def _knows(self, rid):
+        """Whether reactor id `rid` is live in this engine."""
+        return rid in self._ids
+
+    def _abort_child(self, cid):
+        """End child `cid` now, with no further record for it; returns its
+        exit status (None if it never started), or False if the id was
+        not live.  (C keeps the id of a child reaped in the current batch
+        valid until the next poll: it gives that child's status.)"""
+        if self._ids.pop(cid, None) is None:
+            return False
+        try:
+            return self._reactor.abort(cid)
+        except OSError:
+            # its end was in a batch that a handler's exception cut short
+            return None
+
+    def _abort_children(self, clients):
+        """End the children of `clients` in one C call (all killed, then
+        reaped together), each one's status kept for its closing; the
+        clients whose abort does more (_bulk_abort false) are left to it."""
+        ids = self._ids
+        batch = [client for client in clients
+                 if client._bulk_abort and client._cid in ids
+                 and (client._state == _PENDING or client._state == _RUNNING)]
+        if len(batch) < 2 or self._reactor is None:
+            return
+        cids = [client._cid for client in batch]
+        for cid in cids:
+            del ids[cid]
+        for client, status in zip(batch, self._reactor.abort_many(cids)):
+            client._status = status
+
+    def _ref(self, client):
+        """One more reference of `client` keeping the loop running."""
+        client._refs += 1
+        self.evlooprefcnt += 1
+
+    def _unref(self, client):
+        """Drop one reference of `client`, if it holds one."""
+        if client._refs > 0:
+            client._refs -= 1
+            self.evlooprefcnt -= 1
+
+    def _arm_timeout(self, client):
+        """Arm a client's own timeout timer (it is an EngineBaseTimer whose
+        fire_delay is its timeout)."""
+        self._timer_schedule(client)
+
+    def _disarm_timeout(self, client):
+        if client._armed:
+            self._timer_disarm(client)
 
     # ports
 
@@ -676,20 +996,25 @@ class Engine(object):
         if ctid and self._reactor is not None:
             self._reactor.timer_cancel(ctid)
 
-    def _timer_run(self, it, EV_TIMER=_r.CP_EV_TIMER, MASK=_SLOT_MASK, EPSILON=EPSILON,
-                   FIRING=_FIRING):
-        """Fire the run of timer records that begins with the one `it` (the
-        batch's list iterator of words) just went past, and leave `it` past
-        the run.  A one-shot in a cell whose handler leaves it done takes
-        the loop below; any other record takes _timer_fired()."""
-        it.__setstate__(it.__reduce__()[2] - 4)     # back to the run's start
+    def _timer_run(self, batch, its, EV_TIMER=_r.CP_EV_TIMER, MASK=_SLOT_MASK,
+                   EPSILON=EPSILON, FIRING=_FIRING):
+        """Fire the run of timer records that begins with the one the
+        batch's column iterators `its` (see _pass) just went past, and leave
+        them past the run.  A one-shot in a cell whose handler leaves it
+        done takes the loop below; any other record takes _timer_fired()."""
+        pos = its[0].__reduce__()[2] - 1   # the run's start
+        types, _streams, cids, avals = batch[:4]
+        ti, ci, ai = iter(types), iter(cids), iter(avals)
+        ti.__setstate__(pos)
+        ci.__setstate__(pos)
+        ai.__setstate__(pos)
         table = self._tslots
         done = 0    # one-shots done, not yet taken off evlooprefcnt
         try:
-            for kind, tid, repeats, _ in zip(it, it, it, it):
+            for kind, tid, repeats in zip(ti, ci, ai):
                 if kind != EV_TIMER:
-                    it.__setstate__(it.__reduce__()[2] - 4)     # not ours
-                    break
+                    break       # not ours: the loop of _pass goes on from it
+                pos += 1
                 timer = table[tid & MASK]
                 if timer is None or repeats:
                     self.evlooprefcnt -= done
@@ -713,6 +1038,8 @@ class Engine(object):
                     self._timer_fired_after(timer, 0)
         finally:
             self.evlooprefcnt -= done
+            for it in its:
+                it.__setstate__(pos)
 
     def _clear_timers(self):
         armed = [timer for timer in self._tqueue if timer._tid == -1]
@@ -789,10 +1116,17 @@ class Engine(object):
         before they started)."""
         self._queued = [client for client in self._queued if client._state == _NEW]
         for key, line in list(self._held.items()):
-            if any(client._state != _NEW for client in line):
-                line = deque(client for client in line if client._state == _NEW)
-            if line:
-                self._held[key] = line
+            kept = deque()
+            for item in line:
+                if item.__class__ is ClientSource:
+                    if item.made:
+                        item.made = deque(c for c in item.made if c._state == _NEW)
+                    if len(item):
+                        kept.append(item)
+                elif item._state == _NEW:
+                    kept.append(item)
+            if kept:
+                self._held[key] = kept
             else:
                 del self._held[key]
 
@@ -860,28 +1194,29 @@ class Engine(object):
             self._arm_timers()
         if self.info.get("fanout", 64) != self._fanout:
             self._sync_fanout()
-        # poll_view: arena slices are bytes, one copy each
-        records, arena = self._reactor.poll_view(wait)
-        self._batch = records
-        self._batch_status = None
+        # the batch in columns (_reactor decodes it); arena slices are
+        # bytes, one copy each
+        batch = self._reactor.poll_batch(wait)
+        types, streams, cids, avals, bvals, arena = batch
         ids = self._ids
         ids_get = ids.get
         exited = []
-        it = iter(records)
-        for kind, cid, a, b in zip(it, it, it, it):
+        # (column iterators: a run of timer records is fired by _timer_run,
+        # which moves them past it)
+        its = (iter(types), iter(cids), iter(streams), iter(avals), iter(bvals))
+        for etype, cid, stream, a, b in zip(*its):
             target = ids_get(cid)
             if target is None:
-                if kind == EV_TIMER:    # (timers are not in _ids)
+                if etype == EV_TIMER:    # (timers are not in _ids)
                     if exited:
                         self._close_exited(exited)
                         exited = []
-                    self._timer_run(it)
-                elif kind == EV_WAKE:
+                    self._timer_run(batch, its)
+                elif etype == EV_WAKE:
                     self.snoop_ports()
                 continue
-            etype = kind & 0xFF
             if etype == EV_LINES:
-                target._cp_lines(kind >> 8, arena[a:a + b])
+                target._cp_lines(stream, arena[a:a + b])
             elif etype == EV_EXIT or etype == EV_SPAWNERR:
                 del ids[cid]
                 target._cp_exited(a, etype == EV_SPAWNERR)
@@ -892,35 +1227,17 @@ class Engine(object):
                     exited = []
                 target._cp_started(a)
             elif etype == EV_EOF:
-                target._cp_eof(kind >> 8)
+                target._cp_eof(stream)
             elif etype == EV_WRITTEN:
-                target._cp_written(kind >> 8, a)
+                target._cp_written(stream, a)
             elif etype == EV_WCLOSED:
-                target._cp_wclosed(kind >> 8, a)
+                target._cp_wclosed(stream, a)
             elif etype == EV_TIMEOUT:
                 target._timedout = True
             elif etype == EV_DATA:
-                target._cp_data(kind >> 8, arena[a:a + b])
+                target._cp_data(stream, arena[a:a + b])
         if exited:
             self._close_exited(exited)
-
-    def _batch_exit_status(self, cid):
-        """Exit status of child cid from its record in the current batch (a
-        child reaped in C whose record was not dispatched yet), or None.
-        The batch is indexed once, on the first call: a handler that aborts
-        every client of a large batch costs one pass over it, not one each."""
-        status = self._batch_status
-        if status is None:
-            status = self._batch_status = {}
-            records = self._batch
-            EV_EXIT, EV_SPAWNERR = _r.CP_EV_EXIT, _r.CP_EV_SPAWNERR
-            for i in range(0, len(records), 4):
-                etype = records[i] & 0xFF
-                if etype == EV_EXIT:
-                    status[records[i + 1]] = records[i + 2]
-                elif etype == EV_SPAWNERR:
-                    status[records[i + 1]] = None
-        return status.get(cid)
 
     def _close_exited(self, exited):
         """Finish the clients whose child was reaped (timed out or not),

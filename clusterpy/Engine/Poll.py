@@ -21,6 +21,6 @@ class EnginePoll(Engine):
     def polling(self, poller):
         # as EngineEPoll.epolling; a select.poll()-like object takes
         # milliseconds, as ClusterShell's poll engine passes them
-        if not hasattr(poller, "poll_view"):
+        if not hasattr(poller, "poll_batch"):
             poller = _PollOnly(poller, 1000.0)
         self._reactor = poller

@@ -16,6 +16,7 @@ import errno
 import logging
 import select
 
+from clusterpy import _reactor as _r
 from clusterpy.Engine.Engine import Engine, E_READ, E_WRITE
 
 __all__ = ["EngineSelect", "E_READ", "E_WRITE"]
@@ -51,17 +52,17 @@ class _SelectFirst(object):
         self._inner = reactor
         self._module = module
 
-    def poll_view(self, timeout=None):
+    def poll_batch(self, timeout=None):
         try:
             self._module.select([], [], [], 0)
         except OSError as exc:
             code = exc.args[0] if exc.args else None
             if code == errno.EINTR:
-                return [], b""
+                return _r.EMPTY_BATCH
             if code in (errno.EINVAL, errno.EBADF, errno.ENOMEM):
                 logging.getLogger(__name__).error("Increase RLIMIT_NOFILE?")
             raise
-        return self._inner.poll_view(timeout)
+        return self._inner.poll_batch(timeout)
 
     def __getattr__(self, name):
         return getattr(self._inner, name)

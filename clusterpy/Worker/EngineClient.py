@@ -17,6 +17,7 @@ import logging
 import os
 import queue
 import threading
+from typing import Any
 
 from clusterpy import _reactor as _r
 from clusterpy.Engine.Engine import EngineBaseTimer, E_READ, E_WRITE, EPSILON
@@ -48,15 +49,18 @@ class EngineClientStream(object):
     """A named stream of a client: a file descriptor read (E_READ) or
     written (E_WRITE).  A retained stream keeps its client alive."""
 
+    # ClusterShell's fields that nothing here reads or writes any more (the
+    # reactor buffers and polls): class defaults, for code that looks at them
+    rbuf = b""
+    events = 0
+    new_events = 0
+
     def __init__(self, name, sfile=None, evmask=0):
         self.name = name
         self.fd = None
-        self.rbuf = b""
         self.wbuf = b""
         self.eof = False
         self.evmask = evmask
-        self.events = 0
-        self.new_events = 0
         self.retain = False
         self.closefd = False
         self._cid = 0
@@ -191,6 +195,8 @@ class EngineClient(EngineBaseTimer):
     _counts_streams = False
     #: a child process spawned by the engine (held back by its fanout)
     _spawns = False
+    #: its child may be ended with others in one call (Engine.clear)
+    _bulk_abort = False
 
     def __repr__(self):
         return "<%s.%s instance at 0x%x key %r>" % (self.__module__, self.__class__.__name__,
@@ -208,11 +214,11 @@ class EngineClient(EngineBaseTimer):
         that registers streams instead (see _cp_register)."""
         return None
 
-    def _cp_register(self, reactor, ids):
-        """Register the client's own streams with the reactor."""
+    def _cp_register(self, engine):
+        """Register the client's own streams with the engine."""
 
-    def _cp_abort(self, reactor, ids, flush):
-        """Release what the reactor holds for this client, now; with flush,
+    def _cp_abort(self, engine, flush):
+        """Release what the engine holds for this client, now; with flush,
         deliver unfinished lines of its user streams first."""
 
     def _fire(self):
@@ -245,7 +251,7 @@ class EngineClient(EngineBaseTimer):
                          sname, self.key)
             return
         if stream._cid and self._engine is not None:
-            self._engine._reactor.write(stream._cid, buf, 0)
+            self._engine.write(stream._cid, buf, 0)
         else:
             stream.wbuf += buf
 
@@ -258,15 +264,33 @@ class EngineClient(EngineBaseTimer):
             return
         stream.eof = True
         if stream._cid and self._engine is not None:
-            self._engine._reactor.write_eof(stream._cid, 0)
+            self._engine.write_eof(stream._cid, 0)
 
 
-class _ProcessClient(EngineClient):
-    """A client running one child process: stdin, stdout and stderr (or
-    stdout only, stderr merged) are pipes owned by the reactor."""
+class _ChildProcess(object):
+    """What makes an engine client run one child process: stdin, stdout and
+    stderr (or stdout only, stderr merged) are pipes owned by the reactor,
+    and the client is the engine's ChildTarget (the records of its id).
+
+    A mixin, put before an EngineClient class: _ProcessClient (ExecClient
+    and the distant clients) and PopenClient, which stays a StreamClient as
+    in ClusterShell, without a class reached by two paths."""
+
+    # EngineClient's attributes this mixin works with
+    worker: Any
+    key: Any
+    _engine: Any
+    _state: int
+    _cid: int
+    _status: Any
+    _stderr: Any
+    _wqueue: Any
+    _weof: bool
+    fire_delay: float
 
     _counts_streams = False
     _spawns = True
+    _bulk_abort = True
     #: whether output nobody consumes may be dropped in C unread
     _discardable = True
     #: stdin is /dev/null (write EOF asked before the start, nothing queued)
@@ -337,7 +361,7 @@ class _ProcessClient(EngineClient):
                 self._wqueue.append(buf)
         elif self._state in (_PENDING, _RUNNING) and not self._weof:
             try:
-                self._engine._reactor.write(self._cid, buf, _r.CP_STDIN)
+                self._engine.write(self._cid, buf, _r.CP_STDIN)
             except OSError as exc:
                 LOGGER.debug("%r: dropped write: %s", self, exc)
         else:
@@ -352,52 +376,49 @@ class _ProcessClient(EngineClient):
             if self._stdin_null:
                 return
             try:
-                self._engine._reactor.write_eof(self._cid, _r.CP_STDIN)
+                self._engine.write_eof(self._cid, _r.CP_STDIN)
             except OSError as exc:
                 LOGGER.debug("%r: write EOF: %s", self, exc)
 
-    def _cp_flush_writes(self, reactor):
+    def _cp_flush_writes(self, engine):
         """Pass on what was written before the child got its id."""
         wqueue, self._wqueue = self._wqueue, None
         for buf in wqueue or ():
-            reactor.write(self._cid, buf, _r.CP_STDIN)
+            engine.write(self._cid, buf, _r.CP_STDIN)
         if self._weof and not self._stdin_null:
-            reactor.write_eof(self._cid, _r.CP_STDIN)
+            engine.write_eof(self._cid, _r.CP_STDIN)
 
-    def _cp_abort(self, reactor, ids, flush):
-        cid = self._cid
-        if cid and ids.pop(cid, None) is not None:
-            try:
-                self._status = reactor.abort(cid)
-            except OSError:
-                # reaped in C already: its exit record is in the current batch
-                self._status = self._engine._batch_exit_status(cid)
+    def _cp_abort(self, engine, flush):
+        if self._cid:
+            status = engine._abort_child(self._cid)
+            if status is not False:
+                self._status = status
 
     # records
 
-    def _cp_started(self, pid):
+    def _cp_started(self, pid: int) -> None:
         self._state = _RUNNING
         self.pid = pid
         self._on_started()
 
-    def _cp_lines(self, stream, chunk):
+    def _cp_lines(self, stream: int, chunk: bytes) -> None:
         worker = self.worker
         self._handle_lines(worker.SNAME_STDOUT if stream == 1 else worker.SNAME_STDERR, chunk)
 
-    def _cp_data(self, stream, data):
+    def _cp_data(self, stream: int, data: bytes) -> None:
         self._cp_lines(stream, data)
 
-    def _cp_eof(self, stream):
+    def _cp_eof(self, stream: int) -> None:
         pass
 
-    def _cp_written(self, stream, count):
+    def _cp_written(self, stream: int, count: int) -> None:
         self.worker._on_written(self.key, count, self.worker.SNAME_STDIN)
 
-    def _cp_wclosed(self, stream, err):
+    def _cp_wclosed(self, stream: int, err: int) -> None:
         if err:
             LOGGER.warning("%r: %s", self, OSError(err, os.strerror(err)))
 
-    def _cp_exited(self, status, spawn_error):
+    def _cp_exited(self, status: int, spawn_error: bool) -> None:
         if spawn_error and status in (errno.EMFILE, errno.ENFILE):
             # out of fds: the run stops with the error, as in ClusterShell
             raise OSError(status, os.strerror(status))
@@ -435,6 +456,10 @@ class _ProcessClient(EngineClient):
 
     def _handle_lines(self, sname, chunk):
         """Lines (joined by b'\\n') read on stream sname."""
+
+
+class _ProcessClient(_ChildProcess, EngineClient):
+    """An engine client running one child process (see _ChildProcess)."""
 
 
 class EnginePort(EngineClient):

@@ -86,6 +86,8 @@ class PdshClient(ExecClient):
     MODE = "pdsh"
     # pdsh's own messages must be parsed even when nobody reads the output
     _discardable = False
+    # stopped by SIGINT first (see _cp_abort), never in a bulk abort
+    _bulk_abort = False
 
     def __init__(self, node, command, worker, stderr, timeout, autoclose=False, rank=None):
         ExecClient.__init__(self, node, command, worker, stderr, timeout, autoclose, rank)
@@ -119,13 +121,13 @@ class PdshClient(ExecClient):
     def _on_started(self):
         ExecClient._on_started(self)
         if self.fire_delay > -EPSILON:
-            self._engine._timer_schedule(self)
+            self._engine._arm_timeout(self)
 
-    def _cp_abort(self, reactor, ids, flush):
+    def _cp_abort(self, engine, flush):
         pid = getattr(self, "pid", None)
-        if pid and self._cid in ids:
+        if pid and engine._knows(self._cid):
             _interrupt(pid)
-        ExecClient._cp_abort(self, reactor, ids, flush)
+        ExecClient._cp_abort(self, engine, flush)
 
     # output
 

@@ -2,16 +2,17 @@
 without nodes.  Its results are kept under its key (the worker itself when
 no key is given)."""
 
-from clusterpy.Worker.EngineClient import EngineClient, _ProcessClient
-from clusterpy.Worker.Worker import StreamClient, WorkerSimple
+from clusterpy.Engine.Engine import ClientSource
+from clusterpy.Worker.EngineClient import EngineClient, _ChildProcess
+from clusterpy.Worker.Worker import StreamClient, Worker, WorkerSimple
 
 
-class PopenClient(_ProcessClient, StreamClient):
+class PopenClient(_ChildProcess, StreamClient):
     """Runs the worker's command through /bin/sh -c."""
 
     def __init__(self, worker, key, stderr, timeout, autoclose):
         # EngineClient's, not StreamClient's: its streams are the child's
-        # pipes (_ProcessClient.streams), no stream dict of its own
+        # pipes (_ChildProcess.streams), no stream dict of its own
         EngineClient.__init__(self, worker, key, stderr, timeout, autoclose)
         self.rc = None
 
@@ -42,14 +43,43 @@ class PopenClient(_ProcessClient, StreamClient):
 class WorkerPopen(WorkerSimple):
     """Runs `command` locally (through the shell)."""
 
+    _client = None      # its PopenClient, made on demand (see clients)
+
     def __init__(self, command, key=None, handler=None, stderr=False, timeout=-1,
                  autoclose=False):
-        WorkerSimple.__init__(self, None, None, None, key, handler, stderr, timeout,
-                              autoclose, client_class=PopenClient)
+        # WorkerSimple.__init__ without files, and without its client yet: a
+        # pending worker is this object and its ClientSource only
+        Worker.__init__(self, handler)
         self.command = command
         if not self.command:
             raise ValueError("missing command parameter in WorkerPopen constructor")
         self.key = key
+        if stderr:
+            self._stderr = stderr
+        if timeout != -1:
+            self._timeout = timeout
+        self._source = ClientSource(self, 1, autoclose)
+
+    _stderr = False
+    _timeout = -1
+
+    def _cp_make(self):
+        key = self.key
+        client = self._client = PopenClient(self, self if key is None else key, self._stderr,
+                                            self._timeout, self._source.autoclose)
+        return client
+
+    @property
+    def clients(self):
+        """[its PopenClient] (made now if it was not)."""
+        if self._client is None:
+            self._source.make_all()
+        return [self._client]
+
+    def _engine_parts(self):
+        if self._client is None:
+            return (), self._source
+        return [self._client], None
 
     def retcode(self):
         """The command's return code, or None while it runs."""

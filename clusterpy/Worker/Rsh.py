@@ -68,6 +68,7 @@ class RshClient(ExecClient):
 
     # the return code line must be seen even when nobody reads the output
     _discardable = False
+    _quiet_unstarted = True     # (its __init__ only adds rsh_rc)
 
     def __init__(self, node, command, worker, stderr, timeout, autoclose=False, rank=None):
         ExecClient.__init__(self, node, command, worker, stderr, timeout, autoclose, rank)

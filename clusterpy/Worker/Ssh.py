@@ -52,6 +52,8 @@ class _MuxClient(object):
 
     _mux_path = None        # socket this client may create, to release
     _mux_socket = None      # socket of the node's master, when it was up
+    # its _close releases a socket that only a started client has
+    _quiet_unstarted = True
 
     def _mux_opts(self, argv, user, options):
         """ssh -o words reusing this node's master (none when reuse is off)."""

@@ -15,6 +15,7 @@ import logging
 import os
 import warnings
 import weakref
+from functools import partial
 from typing import Any
 
 from clusterpy.Engine.Engine import FANOUT_DEFAULT, EPSILON
@@ -126,22 +127,26 @@ class Worker(object):
     # set once its ev_close is given (a tree worker has no client to ask)
     _ev_closed = False
 
+    # State as class defaults, set on the instance when it changes: a
+    # pending worker (one of 100,000 task.shell() maybe) holds little more
+    # than its handler.
+    # per worker fanout (FANOUT_DEFAULT: the task's); set before start
+    _fanout = FANOUT_DEFAULT
+    _update_task_rc = True
+    task: Any = None
+    started = False
+    metaworker: Any = None
+    metarefcnt = 0
+    # legacy "current" attributes, updated at each event
+    current_node: Any = None
+    current_msg: Any = None
+    current_errmsg: Any = None
+    current_rc: Any = 0
+    current_sname: Any = None
+    _readers: Any = None
+
     def __init__(self, handler):
         self.eh = handler
-        # per worker fanout (FANOUT_DEFAULT: the task's); set before start
-        self._fanout = FANOUT_DEFAULT
-        self._update_task_rc = True
-        self.task = None
-        self.started = False
-        self.metaworker = None
-        self.metarefcnt = 0
-        # legacy "current" attributes, updated at each event
-        self.current_node = None
-        self.current_msg = None
-        self.current_errmsg = None
-        self.current_rc = 0
-        self.current_sname = None
-        self._readers = None
 
     def _set_task(self, task):
         if self.task is not None:
@@ -154,6 +159,12 @@ class Worker(object):
 
     def _engine_clients(self):
         raise NotImplementedError("Derived classes must implement.")
+
+    def _engine_parts(self):
+        """(clients, source) for Engine.add_worker(): the clients made so
+        far, and an Engine.ClientSource making the others on demand, or
+        None (every client is made: _engine_clients())."""
+        return self._engine_clients(), None
 
     # event generators
 
@@ -402,19 +413,20 @@ class _FdSlot(object):
         self.client = client
         self.stream = stream
 
-    def _cp_lines(self, _stream, chunk):
+    def _cp_lines(self, stream: int, chunk: bytes) -> None:
         self.client._stream_lines(self.stream.name, chunk)
 
-    _cp_data = _cp_lines
+    def _cp_data(self, stream: int, data: bytes) -> None:
+        self.client._stream_lines(self.stream.name, data)
 
-    def _cp_eof(self, _stream):
+    def _cp_eof(self, stream: int) -> None:
         self.client._stream_done(self.stream, 0)
 
-    def _cp_written(self, _stream, count):
+    def _cp_written(self, stream: int, count: int) -> None:
         client = self.client
         client.worker._on_written(client.key, count, self.stream.name)
 
-    def _cp_wclosed(self, _stream, err):
+    def _cp_wclosed(self, stream: int, err: int) -> None:
         self.client._stream_done(self.stream, err)
 
 
@@ -436,47 +448,35 @@ class StreamClient(EngineClient):
 
     _counts_streams = True
 
-    def _cp_register(self, reactor, ids):
-        engine = self._engine
+    def _cp_register(self, engine):
         for stream in list(self.streams.values()):
             if stream.fd is None or not stream.evmask:
                 continue
             if not self.autoclose:
-                self._refs += 1
-                engine.evlooprefcnt += 1
+                engine._ref(self)
             flags = (_r.CP_FD_READ if stream.readable() else 0) | \
                 (_r.CP_FD_WRITE if stream.writable() else 0)
-            sid = stream._cid = reactor.fd_add(stream.fd, flags)
-            ids[sid] = _FdSlot(self, stream)
+            sid = stream._cid = engine._watch_fd(_FdSlot(self, stream), stream.fd, flags)
             if stream.wbuf:
-                reactor.write(sid, stream.wbuf, 0)
+                engine.write(sid, stream.wbuf, 0)
                 stream.wbuf = b""
             if stream.eof:
-                reactor.write_eof(sid, 0)
+                engine.write_eof(sid, 0)
         if self.fire_delay > -EPSILON:
-            self._engine._timer_schedule(self)
+            engine._arm_timeout(self)
         self._start()
 
-    def _cp_abort(self, reactor, ids, flush):
+    def _cp_abort(self, engine, flush):
         for stream in list(self.streams.values()):
             sid = stream._cid
-            if not sid or ids.get(sid) is None:
+            if not sid:
                 continue
-            if flush and stream.readable():
-                try:
-                    partial = reactor.partial(sid)
-                except OSError:
-                    partial = b""
-                if partial:
-                    self._stream_lines(stream.name, partial)
             stream._cid = 0
-            ids.pop(sid, None)
-            try:
-                reactor.fd_remove(sid)
-            except OSError:
-                pass  # its slot ended in this very batch (EOF/WCLOSED)
-        if self._armed:
-            self._engine._timer_disarm(self)
+            if flush and stream.readable():
+                engine._unwatch_fd(sid, partial(self._stream_lines, stream.name))
+            else:
+                engine._unwatch_fd(sid)
+        engine._disarm_timeout(self)
 
     def _stream_lines(self, sname, chunk):
         self.worker._on_chunk(self.key, sname, chunk, sname == "stderr")
@@ -486,16 +486,14 @@ class StreamClient(EngineClient):
         client if no retained stream is left."""
         engine = self._engine
         if stream._cid:
-            engine._ids.pop(stream._cid, None)
+            engine._forget(stream._cid)
             stream._cid = 0
-            if self._refs > 0:
-                self._refs -= 1
-                engine.evlooprefcnt -= 1
+            engine._unref(self)
         if err:
             LOGGER.warning("%r: %s", self, OSError(err, os.strerror(err)))
         if stream.name in self.streams:
             del self.streams[stream.name]
-        if engine is not None and self in engine._clients and not self.streams.retained():
+        if engine is not None and not self.streams.retained():
             engine.remove(self)
 
     def _close(self, abort, timeout):
@@ -554,11 +552,6 @@ class StreamWorker(Worker):
     def set_key(self, key):
         """Set the key under which this worker's results are kept."""
         self.clients[0].key = key
-
-    def _on_msgline(self, key, msg, sname):
-        if self._tap is not None:
-            self._tap(key, sname, msg)
-        self._on_line(key, msg, sname, sname == "stderr")
 
     def _debug_line(self, key, msg, sname):
         return "LINE %s" % (msg,)
