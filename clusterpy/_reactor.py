@@ -390,21 +390,27 @@ class Reactor:
         words, arena = self.poll_view(timeout)
         return words, arena[:]
 
-    def poll_view(self, timeout: Optional[float] = None) -> Tuple[List[int], Any]:
-        """poll() without copying the arena: return (record words, a buffer
-        over the arena) whose slices ``buf[a:a + b]`` are ``bytes``.  The
-        buffer is only valid until the next poll: take the slices first."""
+    def _poll_n(self, timeout: Optional[float]) -> int:
+        """cp_poll() into the record and arena buffers: the number of
+        records (0 also after a signal, whose Python handler ran)."""
         r = self._r
         if r is None:
             raise _closed()
         n = lib.cp_poll(r, -1 if timeout is None else _ms(timeout), self._ev,
                         self._ev_cap, self._arena, self._arena_cap, self._used)
-        if n > 0:
+        if n >= 0 or n == -EINTR:
+            return max(n, 0)
+        raise _error(n)
+
+    def poll_view(self, timeout: Optional[float] = None) -> Tuple[List[int], Any]:
+        """poll() without copying the arena: return (record words, a buffer
+        over the arena) whose slices ``buf[a:a + b]`` are ``bytes``.  The
+        buffer is only valid until the next poll: take the slices first."""
+        n = self._poll_n(timeout)
+        if n:
             return (self._evwords[:n * _WORDS].tolist(),
                     ffi.buffer(self._arena, self._used[0]))
-        if n == 0 or n == -EINTR:
-            return [], b""
-        raise _error(n)
+        return [], b""
 
     def poll_batch(self, timeout: Optional[float] = None) -> "Batch":
         """poll_view(), its records decoded into columns: ``(types, streams,
@@ -413,21 +419,15 @@ class Reactor:
         and the arena buffer (valid until the next poll, as poll_view()'s).
         The columns come out of the record array by strided slices, each in
         one C pass: a loop over them does no bit arithmetic per record."""
-        r = self._r
-        if r is None:
-            raise _closed()
-        n = lib.cp_poll(r, -1 if timeout is None else _ms(timeout), self._ev,
-                        self._ev_cap, self._arena, self._arena_cap, self._used)
-        if n > 0:
+        n = self._poll_n(timeout)
+        if n:
             words = self._evwords[:n * _WORDS]
             octets = self._evbytes[:n * _REC_BYTES]
             return (octets[_TYPE_BYTE::_REC_BYTES].tolist(),
                     octets[_STREAM_BYTE::_REC_BYTES].tolist(),
                     words[1::_WORDS].tolist(), words[2::_WORDS].tolist(),
                     words[3::_WORDS].tolist(), ffi.buffer(self._arena, self._used[0]))
-        if n == 0 or n == -EINTR:
-            return EMPTY_BATCH
-        raise _error(n)
+        return EMPTY_BATCH
 
     def fileno(self) -> int:
         """A descriptor readable whenever a poll(0) has work, for another
