@@ -217,3 +217,17 @@ def test_timer_attributes_as_given(task):
     assert not plain.is_valid() and not closing.is_valid()
     task.run()      # nothing to run: the queue of timers to arm is let go
     _no_timer_left(task)
+
+
+def test_an_engine_base_timer_made_directly_takes_attributes():
+    import weakref
+
+    from clusterpy.Engine.Engine import EngineBaseTimer
+
+    timer = EngineBaseTimer(2.0, 1.0, True)
+    timer.note = "mine"
+    assert (timer.fire_delay, timer.interval, timer.autoclose) == (2.0, 1.0, True)
+    assert timer.note == "mine" and weakref.ref(timer)() is timer
+    assert not timer.is_valid()
+    with pytest.raises(NotImplementedError):
+        timer._fire()

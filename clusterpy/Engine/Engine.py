@@ -139,13 +139,12 @@ class EngineBaseTimer(object):
 
     Engine clients derive from it: their fire_delay is their timeout.
 
-    It has no instance dict of its own (``__slots__ = ()``), so that
-    EngineTimer can keep its state in slots; subclasses that declare no
-    ``__slots__`` (engine clients, users' timers) get one as usual, and the
-    engine-side state below is then a class default until the engine sets it.
+    Its instances have a dict, as ClusterShell's; the slots declared here
+    let EngineTimer keep its own state in slots besides it (the
+    engine-side state below is a class default until the engine sets it).
     """
 
-    __slots__ = ()
+    __slots__ = ("__dict__", "__weakref__")
 
     # engine-side state (see the timer section of Engine)
     _engine: Any = None
@@ -195,13 +194,12 @@ class EngineTimer(EngineBaseTimer):
     """A timer calling ``handler.ev_timer(timer)`` when it fires.
 
     Its state lives in slots (a timer may be one of 100k: 112 bytes in all
-    on CPython 3.11), but for `autoclose`, a class default unless set; the
-    ``__dict__`` slot takes any other attribute a user sets on it, as the
-    instance dict of a ClusterShell timer would.
+    on CPython 3.11), but for `autoclose`, a class default unless set; its
+    dict (made on first use) takes any other attribute a user sets on it,
+    as a ClusterShell timer's would.
     """
 
-    __slots__ = ("fire_delay", "interval", "eh", "_engine", "_tid",
-                 "__dict__", "__weakref__")
+    __slots__ = ("fire_delay", "interval", "eh", "_engine", "_tid")
 
     autoclose = False
 
