@@ -84,20 +84,15 @@ _NEW, _PENDING, _RUNNING, _EXITED, _CLOSED = range(5)
 SPAWN_SLICE = 256
 
 
-def _count(line):
-    """The number of clients of a held line (clients and sources)."""
-    return sum(len(item) if item.__class__ is ClientSource else 1 for item in line)
-
-
-def _fits(line, room):
-    """Whether the clients of a held line (clients and sources) number at
-    most `room` (counted no further than that)."""
+def _count(line, limit=None):
+    """The number of clients of a held line (clients and sources), counted
+    no further than past `limit` if given."""
     count = 0
     for item in line:
         count += len(item) if item.__class__ is ClientSource else 1
-        if count > room:
-            return False
-    return True
+        if limit is not None and count > limit:
+            break
+    return count
 
 
 class EngineException(Exception):
@@ -342,11 +337,9 @@ class ClientSource(object):
         self.left = self.refs = 0
         if engine is not None:
             engine.evlooprefcnt -= refs
+        done = True     # (also when discard raises: those nodes are gone)
         try:
             done = discard(count)
-        except BaseException:
-            done = True
-            raise
         finally:
             if not done:
                 self.left, self.refs = left, refs
@@ -603,7 +596,7 @@ class Engine(object):
                     entry = self._groups.get(key)
                     live = entry[1] if entry is not None else 0
                 room = limit + max(SPAWN_SLICE, limit) - live
-                if room < SPAWN_SLICE // 2 and not _fits(line, room):
+                if room < SPAWN_SLICE // 2 and _count(line, room) > room:
                     continue
             batch = []
             popleft = line.popleft
